@@ -1,0 +1,423 @@
+/*
+ * tlspol.h - libtlspol public API: outbound SMTP TLS policy resolution.
+ *
+ * Turn a next-hop destination domain into one verdict: must-TLS (and how
+ * the peer is authenticated), may-TLS, or defer.  See tlspol-query(1) and
+ * README.md for the model.
+ *
+ * Conventions:
+ *  - Handles are opaque.  Every *_new has a NULL-safe *_free.
+ *  - Getters return borrowed pointers, valid until the owner is freed.
+ *  - Status codes (tlspol_status) are only ever appended, never renumbered.
+ *  - A verdict is not an error: a failed security-relevant lookup is the
+ *    verdict TLSPOL_VERDICT_TEMPFAIL, not an error status.
+ *  - One context per thread.  Callbacks run only from
+ *    tlspol_ctx_dispatch() (or inside tlspol_resolve_sync()).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TLSPOL_H
+#define TLSPOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define TLSPOL_EXPORT __attribute__((visibility("default")))
+#else
+#define TLSPOL_EXPORT
+#endif
+
+/** Opaque resolver context. */
+typedef struct tlspol_ctx tlspol_ctx;
+/** Opaque result of one resolution. */
+typedef struct tlspol_result tlspol_result;
+/** Opaque handle of one outstanding asynchronous resolution. */
+typedef struct tlspol_query tlspol_query;
+
+/** API status codes.  Append-only. */
+typedef enum tlspol_status {
+    TLSPOL_OK = 0,           /**< success */
+    TLSPOL_ERR_INVAL = 1,    /**< invalid argument (see tlspol_ctx_errmsg) */
+    TLSPOL_ERR_NOMEM = 2,    /**< out of memory */
+    TLSPOL_ERR_BUSY = 3,     /**< not allowed now (e.g. sync in callback) */
+    TLSPOL_ERR_INTERNAL = 4, /**< internal error (a bug, or OS failure) */
+    TLSPOL_ERR_DNS = 5,      /**< DNS resolver could not be set up */
+    TLSPOL_ERR_IO = 6,       /**< a file could not be read */
+    TLSPOL_ERR_CANCELED = 7  /**< the query was canceled */
+} tlspol_status;
+
+/**
+ * Verdicts, ordered from "defer" through opportunistic to the strongest
+ * requirements (Postfix TLS_LEV_* style).  Append-only.
+ */
+typedef enum tlspol_verdict {
+    TLSPOL_VERDICT_TEMPFAIL = 0,        /**< security lookup failed: defer */
+    TLSPOL_VERDICT_NO_POLICY = 1,       /**< nothing committed: may-TLS */
+    TLSPOL_VERDICT_STS_TESTING = 2,     /**< MTA-STS testing: may-TLS */
+    TLSPOL_VERDICT_PRELOAD_TESTING = 3, /**< preload testing: may-TLS */
+    TLSPOL_VERDICT_ENCRYPT = 4,         /**< TLSA present, none usable */
+    TLSPOL_VERDICT_DANE = 5,            /**< some MX hosts have DANE */
+    TLSPOL_VERDICT_DANE_ONLY = 6,       /**< every MX host has DANE */
+    TLSPOL_VERDICT_PRELOAD_ENFORCE = 7, /**< preload enforce: PKIX+names */
+    TLSPOL_VERDICT_STS_ENFORCE = 8,     /**< MTA-STS enforce: PKIX+names */
+    TLSPOL_VERDICT_LOCAL = 9            /**< operator override */
+} tlspol_verdict;
+
+/** Where the deciding policy came from.  Append-only. */
+typedef enum tlspol_source {
+    TLSPOL_SOURCE_NONE = 0,    /**< no policy */
+    TLSPOL_SOURCE_STS = 1,     /**< MTA-STS, fetched now */
+    TLSPOL_SOURCE_DANE = 2,    /**< DNSSEC-signed TLSA records */
+    TLSPOL_SOURCE_PRELOAD = 3, /**< a preload list */
+    TLSPOL_SOURCE_LOCAL = 4,   /**< local configuration */
+    TLSPOL_SOURCE_STS_CACHE = 5 /**< MTA-STS, from the cache */
+} tlspol_source;
+
+/** MTA-STS policy mode of the result.  Append-only. */
+typedef enum tlspol_sts_mode {
+    TLSPOL_STS_MODE_ABSENT = 0,  /**< no valid MTA-STS policy */
+    TLSPOL_STS_MODE_NONE = 1,    /**< policy says mode: none */
+    TLSPOL_STS_MODE_TESTING = 2, /**< mode: testing */
+    TLSPOL_STS_MODE_ENFORCE = 3  /**< mode: enforce */
+} tlspol_sts_mode;
+
+/** Log levels for tlspol_ctx_set_log_fn(). */
+typedef enum tlspol_log_level {
+    TLSPOL_LOG_ERROR = 0,
+    TLSPOL_LOG_WARN = 1,
+    TLSPOL_LOG_INFO = 2,
+    TLSPOL_LOG_DEBUG = 3
+} tlspol_log_level;
+
+/**
+ * Log callback.  msgid is a stable identifier ("TP1001"), msg one line
+ * without a newline.  Both are borrowed for the duration of the call.
+ */
+typedef void (*tlspol_log_fn)(tlspol_log_level level, const char *msgid,
+                              const char *msg, void *userdata);
+
+/**
+ * Completion callback of tlspol_resolve().
+ * @param status TLSPOL_OK with a result, or an error with res == NULL.
+ * @param res    the result; Ownership: the application's, free it with
+ *               tlspol_result_free().
+ * @param userdata as given to tlspol_resolve().
+ * Runs only from tlspol_ctx_dispatch().
+ */
+typedef void (*tlspol_result_cb)(tlspol_status status, tlspol_result *res,
+                                 void *userdata);
+
+/* ------------------------------------------------------------------ */
+/* Library                                                            */
+
+/**
+ * Version of the library at run time, e.g. "0.1.0".
+ * @return a static string.
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_version(void);
+
+/**
+ * Static English text for a status code.
+ * @return a static string; "unknown status" for unknown values.
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_strerror(tlspol_status status);
+
+/**
+ * Name of a verdict as used in JSON and logs: "STS_ENFORCE", "NO_POLICY"...
+ * @return a static string; "UNKNOWN" for unknown values.
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_verdict_name(tlspol_verdict verdict);
+
+/**
+ * Name of a policy source: "none", "mta-sts", "dane", "preload", "local",
+ * "mta-sts-cache".
+ * @return a static string.
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_source_name(tlspol_source source);
+
+/**
+ * Name of an MTA-STS mode: "absent", "none", "testing", "enforce".
+ * @return a static string.
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_sts_mode_name(tlspol_sts_mode mode);
+
+/* ------------------------------------------------------------------ */
+/* Context                                                            */
+
+/**
+ * Create a context with default options: the system's resolvers
+ * (/etc/resolv.conf), DNSSEC trust anchor /usr/share/dns/root.key, the
+ * system CA store, a 30 second timeout, no logging.
+ * @param[out] out the new context.
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL if out is NULL; TLSPOL_ERR_NOMEM;
+ *         TLSPOL_ERR_INTERNAL if the OS refused an epoll or timer fd.
+ * Ownership: the caller's; free with tlspol_ctx_free().
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_new(tlspol_ctx **out);
+
+/**
+ * Free a context.  Outstanding queries are canceled without callbacks.
+ * NULL is a no-op.  Must not be called from a callback of this context.
+ * @since 0.1
+ */
+TLSPOL_EXPORT void
+tlspol_ctx_free(tlspol_ctx *ctx);
+
+/**
+ * Use these DNS resolvers instead of the system's.
+ * @param[in] list space- or comma-separated addresses, each IPv4 or IPv6
+ *            with an optional "@port" ("127.0.0.1@5353 ::1").
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL for a malformed list (the message
+ *         names the entry); TLSPOL_ERR_BUSY after the first resolve.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_set_resolvers(tlspol_ctx *ctx, const char *list);
+
+/**
+ * DNSSEC trust anchor file (DS or DNSKEY records in zone-file format)
+ * used by the library's own validator.
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL (NULL or empty path);
+ *         TLSPOL_ERR_BUSY after the first resolve.  The file is read at
+ *         the first resolve; errors then are reported as TLSPOL_ERR_IO.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_set_trust_anchor_file(tlspol_ctx *ctx, const char *path);
+
+/**
+ * CA certificates (PEM bundle) that HTTPS policy hosts must chain to,
+ * instead of the system store.  Certificate checks are never disabled.
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL; TLSPOL_ERR_BUSY after first use.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_set_ca_file(tlspol_ctx *ctx, const char *path);
+
+/**
+ * A directory of hashed CA certificates (c_rehash layout), as
+ * tlspol_ctx_set_ca_file().
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_set_ca_path(tlspol_ctx *ctx, const char *path);
+
+/**
+ * Time bound, in milliseconds, for each DNS query and for each policy
+ * fetch (connect, TLS and body together).  Range 100..600000.
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL out of range; TLSPOL_ERR_BUSY after
+ *         the first resolve.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_set_timeout(tlspol_ctx *ctx, unsigned int timeout_ms);
+
+/**
+ * Receive log messages up to max_level (inclusive).  fn NULL disables
+ * logging (the default).  May be called at any time.
+ * @since 0.1
+ */
+TLSPOL_EXPORT void
+tlspol_ctx_set_log_fn(tlspol_ctx *ctx, tlspol_log_fn fn, void *userdata,
+                      tlspol_log_level max_level);
+
+/**
+ * Detail of the last error returned by a call on this context.
+ * @return Borrowed: valid until the next call on ctx; "" if none.
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_ctx_errmsg(const tlspol_ctx *ctx);
+
+/**
+ * The one file descriptor to poll for readability.  When it is readable,
+ * call tlspol_ctx_dispatch().  Constant for the context's lifetime.
+ * @return the fd, or -1 if ctx is NULL.
+ * @since 0.1
+ */
+TLSPOL_EXPORT int
+tlspol_ctx_get_fd(const tlspol_ctx *ctx);
+
+/**
+ * Do all work that is due (DNS, HTTPS, timers) and run completion
+ * callbacks.  Never blocks.
+ * @return TLSPOL_OK; TLSPOL_ERR_BUSY if called from a callback;
+ *         TLSPOL_ERR_INTERNAL on an OS failure.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_dispatch(tlspol_ctx *ctx);
+
+/**
+ * Number of queries started and not yet completed or canceled.
+ * @since 0.1
+ */
+TLSPOL_EXPORT size_t
+tlspol_ctx_pending(const tlspol_ctx *ctx);
+
+/* ------------------------------------------------------------------ */
+/* Resolution                                                         */
+
+/**
+ * Start resolving the TLS policy of a next-hop domain.  Concurrent queries
+ * for the same (normalised) domain share one lookup.  The callback runs
+ * later, from tlspol_ctx_dispatch(), never from inside this call.
+ * @param[in] domain a domain name (A-label or U-label, any case, one
+ *            trailing dot allowed).  Leading-dot keys, bracketed next hops
+ *            and IP literals are rejected with TLSPOL_ERR_INVAL.
+ * @param[out] qp optional: the query handle, valid until its callback has
+ *            run or tlspol_query_cancel() returned.
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL (message names the problem);
+ *         TLSPOL_ERR_NOMEM; TLSPOL_ERR_DNS / TLSPOL_ERR_IO if the resolver
+ *         could not be set up (bad trust anchor file, ...).
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_resolve(tlspol_ctx *ctx, const char *domain, tlspol_result_cb cb,
+               void *userdata, tlspol_query **qp);
+
+/**
+ * Cancel a query.  After this returns its callback is never called.
+ * Other queries sharing the same lookup are not affected.
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL if q is NULL.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_query_cancel(tlspol_query *q);
+
+/**
+ * Resolve synchronously: tlspol_resolve() plus a loop on the context's fd
+ * until this query completes.  Other queries' callbacks may run meanwhile.
+ * @param[out] out the result; Ownership: the caller's.
+ * @return as tlspol_resolve(); TLSPOL_ERR_BUSY if called from a callback.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_resolve_sync(tlspol_ctx *ctx, const char *domain,
+                    tlspol_result **out);
+
+/* ------------------------------------------------------------------ */
+/* Results                                                            */
+
+/** Free a result.  NULL is a no-op.  @since 0.1 */
+TLSPOL_EXPORT void
+tlspol_result_free(tlspol_result *res);
+
+/** The verdict.  @since 0.1 */
+TLSPOL_EXPORT tlspol_verdict
+tlspol_result_verdict(const tlspol_result *res);
+
+/**
+ * 1 if the verdict requires TLS (ENCRYPT, DANE, DANE_ONLY, *_ENFORCE),
+ * -1 if delivery must be deferred (TEMPFAIL), 0 if TLS is opportunistic.
+ * @since 0.1
+ */
+TLSPOL_EXPORT int
+tlspol_result_tls_required(const tlspol_result *res);
+
+/** The normalised (A-label, lowercase) domain.  Borrowed.  @since 0.1 */
+TLSPOL_EXPORT const char *
+tlspol_result_domain(const tlspol_result *res);
+
+/** Source of the deciding policy.  @since 0.1 */
+TLSPOL_EXPORT tlspol_source
+tlspol_result_source(const tlspol_result *res);
+
+/** MTA-STS mode of the valid policy, if any.  @since 0.1 */
+TLSPOL_EXPORT tlspol_sts_mode
+tlspol_result_sts_mode(const tlspol_result *res);
+
+/**
+ * MTA-STS policy id from the TXT record of the valid policy.
+ * @return Borrowed; NULL when there is no valid policy.  @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_result_sts_id(const tlspol_result *res);
+
+/** MTA-STS max_age in seconds (after clamping), 0 if none. @since 0.1 */
+TLSPOL_EXPORT uint32_t
+tlspol_result_sts_max_age(const tlspol_result *res);
+
+/**
+ * Expiry of the policy as seconds since the Unix epoch (fetch time plus
+ * max_age), 0 when there is no policy.  @since 0.1
+ */
+TLSPOL_EXPORT int64_t
+tlspol_result_expires(const tlspol_result *res);
+
+/** Number of MX patterns of the policy.  @since 0.1 */
+TLSPOL_EXPORT size_t
+tlspol_result_mx_pattern_count(const tlspol_result *res);
+
+/**
+ * The i-th MX pattern ("mail.example.com", "*.example.net").
+ * @return Borrowed; NULL if i is out of range.  @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_result_mx_pattern(const tlspol_result *res, size_t i);
+
+/** One-line human-readable reason for the verdict.  Borrowed. @since 0.1 */
+TLSPOL_EXPORT const char *
+tlspol_result_reason(const tlspol_result *res);
+
+/** Number of MX hosts in the per-host detail.  @since 0.1 */
+TLSPOL_EXPORT size_t
+tlspol_result_host_count(const tlspol_result *res);
+
+/** Name of the i-th MX host; Borrowed; NULL out of range. @since 0.1 */
+TLSPOL_EXPORT const char *
+tlspol_result_host_name(const tlspol_result *res, size_t i);
+
+/** MX preference of the i-th host (0 for an implicit MX).  @since 0.1 */
+TLSPOL_EXPORT unsigned int
+tlspol_result_host_preference(const tlspol_result *res, size_t i);
+
+/**
+ * Whether the i-th host matches an MTA-STS mx pattern: 1 yes, 0 no,
+ * -1 when there is no MTA-STS policy to match against.  @since 0.1
+ */
+TLSPOL_EXPORT int
+tlspol_result_host_sts_match(const tlspol_result *res, size_t i);
+
+/**
+ * Number of trace lines: every lookup made, its outcome, and the rule
+ * that decided (what tlspol-query --explain prints).  @since 0.1
+ */
+TLSPOL_EXPORT size_t
+tlspol_result_trace_count(const tlspol_result *res);
+
+/** The i-th trace line; Borrowed; NULL out of range.  @since 0.1 */
+TLSPOL_EXPORT const char *
+tlspol_result_trace(const tlspol_result *res, size_t i);
+
+/**
+ * The whole result as one JSON object (stable keys, documented in
+ * tlspol-query(1)).  Built on first call.
+ * @return Borrowed, NUL-terminated; NULL only if memory ran out.
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_result_json(tlspol_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,539 @@
+/*
+ * dns.c - getdns in stub mode with the library's own DNSSEC validation
+ * (extension dnssec_return_all_statuses; never dnssec_return_status, which
+ * hides bogus answers behind "no name": notes/pitfalls.md).  Answers are
+ * copied into plain structs with every array bounded by a named limit.
+ *
+ * RFC 4035 §4.3 (states), RFC 2308 (negative answers), RFC 7505 (null MX).
+ * Not pure.  SPDX-License-Identifier: MIT
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <getdns/getdns_extra.h>
+
+#include "domain.h"
+#include "internal.h"
+#include "msgid.h"
+
+#define DEFAULT_TA_FILE "/usr/share/dns/root.key"
+
+/* The per-query context handed to getdns as userarg. */
+struct dnsq {
+    struct tlspol_ctx *ctx;
+    struct tp_dns_answer *out;
+    tp_dns_cb cb;
+    void *arg;
+    uint64_t started;
+};
+
+const char *
+tp_dnssec_name(enum tp_dnssec s)
+{
+    switch (s) {
+    case TP_SEC_SECURE: return "secure";
+    case TP_SEC_INSECURE: return "insecure";
+    case TP_SEC_BOGUS: return "bogus";
+    case TP_SEC_INDETERMINATE: return "indeterminate";
+    default: return "unvalidated";
+    }
+}
+
+const char *
+tp_dns_rc_name(enum tp_dns_rc rc)
+{
+    switch (rc) {
+    case TP_DNS_OK: return "NOERROR";
+    case TP_DNS_NODATA: return "NODATA";
+    case TP_DNS_NXDOMAIN: return "NXDOMAIN";
+    case TP_DNS_ERROR: return "error";
+    default: return "pending";
+    }
+}
+
+void
+tp_dns_answer_free(struct tp_dns_answer *a)
+{
+    size_t i;
+
+    if (a->txt != NULL)
+        for (i = 0; i < a->n; i++)
+            tp_free(a->txt[i].data);
+    tp_free(a->txt);
+    tp_free(a->mx);
+    tp_free(a->addr);
+    a->txt = NULL;
+    a->mx = NULL;
+    a->addr = NULL;
+    a->n = 0;
+}
+
+/* add_upstream - parse "addr[@port]" into a getdns upstream dict */
+static int
+add_upstream(struct tlspol_ctx *ctx, getdns_list *ups, const char *s,
+             size_t len)
+{
+    char addr[64], *at;
+    unsigned char raw[16];
+    unsigned long port = 53;
+    getdns_bindata ad, ty;
+    getdns_dict *d;
+    int family, rc = -1;
+    size_t idx;
+
+    if (len == 0 || len >= sizeof(addr)) {
+        tp_ctx_seterr(ctx, "resolver: bad address \"%.*s\"", (int)len, s);
+        return -1;
+    }
+    memcpy(addr, s, len);
+    addr[len] = '\0';
+    at = strchr(addr, '@');
+    if (at != NULL) {
+        char *end;
+
+        *at++ = '\0';
+        if (*at < '0' || *at > '9' || strlen(at) > 5 ||
+            (port = strtoul(at, &end, 10), *end != '\0') ||
+            port == 0 || port > 65535) {
+            tp_ctx_seterr(ctx, "resolver: bad port in \"%.*s\"",
+                          (int)len, s);
+            return -1;
+        }
+    }
+    if (inet_pton(AF_INET, addr, raw) == 1) {
+        family = 4;
+    } else if (inet_pton(AF_INET6, addr, raw) == 1) {
+        family = 16;
+    } else {
+        tp_ctx_seterr(ctx, "resolver: \"%s\" is not an IPv4 or IPv6 "
+                      "address", addr);
+        return -1;
+    }
+    d = getdns_dict_create();
+    if (d == NULL)
+        return -1;
+    ty.size = family == 4 ? 4 : 4;
+    ty.data = (uint8_t *)(family == 4 ? "IPv4" : "IPv6");
+    ad.size = (size_t)family;
+    ad.data = raw;
+    if (getdns_dict_set_bindata(d, "address_type", &ty) ||
+        getdns_dict_set_bindata(d, "address_data", &ad) ||
+        getdns_dict_set_int(d, "port", (uint32_t)port) ||
+        getdns_list_get_length(ups, &idx) ||
+        getdns_list_set_dict(ups, idx, d))
+        goto out;
+    rc = 0;
+out:
+    getdns_dict_destroy(d);
+    return rc;
+}
+
+/* set_upstreams - apply ctx->resolvers ("a b@5353,c") */
+static int
+set_upstreams(struct tlspol_ctx *ctx)
+{
+    getdns_list *ups = getdns_list_create();
+    const char *p = ctx->resolvers;
+    int rc = -1;
+
+    if (ups == NULL)
+        return -1;
+    while (*p != '\0') {
+        size_t n = strcspn(p, " ,\t");
+
+        if (n > 0 && add_upstream(ctx, ups, p, n) != 0)
+            goto out;
+        p += n;
+        p += strspn(p, " ,\t");
+    }
+    if (getdns_context_set_upstream_recursive_servers(ctx->gd, ups)) {
+        tp_ctx_seterr(ctx, "resolver: getdns refused the address list");
+        goto out;
+    }
+    rc = 0;
+out:
+    getdns_list_destroy(ups);
+    return rc;
+}
+
+/* set_anchor - read a DS/DNSKEY trust anchor file for getdns */
+static int
+set_anchor(struct tlspol_ctx *ctx)
+{
+    const char *path = ctx->trust_anchor_file;
+    getdns_list *anchors = NULL;
+    size_t n = 0;
+    FILE *fp;
+    int rc = -1;
+
+    if (path == NULL) {
+        path = DEFAULT_TA_FILE;
+        fp = fopen(path, "r");
+        if (fp == NULL) {
+            tp_log(ctx, TLSPOL_LOG_WARN, TP_MSG_DNS_SETUP,
+                   "trust anchor %s not found; using getdns's built-in "
+                   "root anchor", path);
+            return 0;
+        }
+    } else if ((fp = fopen(path, "r")) == NULL) {
+        tp_ctx_seterr(ctx, "trust anchor file %s: cannot open", path);
+        return -1;
+    }
+    if (getdns_fp2rr_list(fp, &anchors, NULL, 3600) != GETDNS_RETURN_GOOD ||
+        getdns_list_get_length(anchors, &n) || n == 0) {
+        tp_ctx_seterr(ctx, "trust anchor file %s: no DS or DNSKEY records "
+                      "could be read", path);
+        goto out;
+    }
+    if (getdns_context_set_dnssec_trust_anchors(ctx->gd, anchors)) {
+        tp_ctx_seterr(ctx, "trust anchor file %s: rejected by getdns", path);
+        goto out;
+    }
+    rc = 0;
+out:
+    fclose(fp);
+    getdns_list_destroy(anchors);
+    return rc;
+}
+
+int
+tp_dns_setup(struct tlspol_ctx *ctx)
+{
+    if (getdns_context_create(&ctx->gd, 1) != GETDNS_RETURN_GOOD) {
+        ctx->gd = NULL;
+        tp_ctx_seterr(ctx, "resolver: getdns context could not be created "
+                      "(is /etc/resolv.conf readable?)");
+        return TLSPOL_ERR_DNS;
+    }
+    if (getdns_context_set_resolution_type(ctx->gd, GETDNS_RESOLUTION_STUB) ||
+        getdns_context_set_timeout(ctx->gd, ctx->timeout_ms) ||
+        getdns_context_set_eventloop(ctx->gd, tp_loop_getdns(&ctx->loop))) {
+        tp_ctx_seterr(ctx, "resolver: getdns rejected the stub settings");
+        return TLSPOL_ERR_DNS;
+    }
+    if (ctx->resolvers != NULL && set_upstreams(ctx) != 0)
+        return TLSPOL_ERR_INVAL;
+    if (set_anchor(ctx) != 0)
+        return TLSPOL_ERR_IO;
+    ctx->gd_ext = getdns_dict_create();
+    if (ctx->gd_ext == NULL ||
+        getdns_dict_set_int(ctx->gd_ext, "dnssec_return_all_statuses",
+                            GETDNS_EXTENSION_TRUE))
+        return TLSPOL_ERR_NOMEM;
+    return TLSPOL_OK;
+}
+
+void
+tp_dns_teardown(struct tlspol_ctx *ctx)
+{
+    if (ctx->gd != NULL)
+        getdns_context_destroy(ctx->gd);
+    getdns_dict_destroy(ctx->gd_ext);
+    ctx->gd = NULL;
+    ctx->gd_ext = NULL;
+}
+
+/* map_sec - getdns dnssec_status to ours */
+static enum tp_dnssec
+map_sec(uint32_t s)
+{
+    switch (s) {
+    case GETDNS_DNSSEC_SECURE: return TP_SEC_SECURE;
+    case GETDNS_DNSSEC_INSECURE: return TP_SEC_INSECURE;
+    case GETDNS_DNSSEC_BOGUS: return TP_SEC_BOGUS;
+    case GETDNS_DNSSEC_INDETERMINATE: return TP_SEC_INDETERMINATE;
+    default: return TP_SEC_UNKNOWN;
+    }
+}
+
+/* worse - combine two states: bogus > indeterminate > insecure > secure */
+static enum tp_dnssec
+worse(enum tp_dnssec a, enum tp_dnssec b)
+{
+    static const int rank[] = { 0, 1, 2, 4, 3 };
+
+    if (a == TP_SEC_UNKNOWN)
+        return b;
+    return rank[b] > rank[a] ? b : a;
+}
+
+/* name_of - wire-format name bindata to lowercase text without the dot */
+static int
+name_of(const getdns_bindata *b, char out[TP_DOMAIN_MAX + 1])
+{
+    char *fq = NULL;
+    size_t n;
+
+    if (getdns_convert_dns_name_to_fqdn(b, &fq) != GETDNS_RETURN_GOOD)
+        return -1;
+    n = strlen(fq);
+    if (n > 0 && fq[n - 1] == '.')
+        n--;
+    if (n > TP_DOMAIN_MAX) {
+        free(fq);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = fq[i];
+        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+    }
+    out[n] = '\0';
+    free(fq);
+    return 0;
+}
+
+/* take_mx - one MX rdata */
+static int
+take_mx(struct tp_dns_answer *a, getdns_dict *rr)
+{
+    uint32_t pref;
+    getdns_bindata *ex;
+    struct tp_mx_rr *m;
+
+    if (a->n >= TP_MX_RRS_MAX)
+        return -1;
+    if (getdns_dict_get_int(rr, "/rdata/preference", &pref) ||
+        getdns_dict_get_bindata(rr, "/rdata/exchange", &ex))
+        return -1;
+    if (a->mx == NULL && (a->mx = tp_calloc(TP_MX_RRS_MAX,
+                                            sizeof(*a->mx))) == NULL)
+        return -1;
+    m = &a->mx[a->n];
+    if (name_of(ex, m->host) != 0)
+        return -1;
+    m->pref = (uint16_t)pref;
+    a->n++;
+    return 0;
+}
+
+/* take_txt - one TXT rdata, strings concatenated (RFC 8461 §3.1), capped
+ * one byte past TP_STS_TXT_MAX so that the parser sees "too big" */
+static int
+take_txt(struct tp_dns_answer *a, getdns_dict *rr)
+{
+    getdns_list *strs;
+    size_t ns, i, len = 0;
+    uint8_t *buf;
+
+    if (a->n >= TP_STS_TXT_RRS_MAX + 1)
+        return -1;
+    if (getdns_dict_get_list(rr, "/rdata/txt_strings", &strs) ||
+        getdns_list_get_length(strs, &ns))
+        return -1;
+    if (a->txt == NULL && (a->txt = tp_calloc(TP_STS_TXT_RRS_MAX + 1,
+                                              sizeof(*a->txt))) == NULL)
+        return -1;
+    buf = tp_malloc(TP_STS_TXT_MAX + 1);
+    if (buf == NULL)
+        return -1;
+    for (i = 0; i < ns && len <= TP_STS_TXT_MAX; i++) {
+        getdns_bindata *s;
+        size_t take;
+
+        if (getdns_list_get_bindata(strs, i, &s)) {
+            tp_free(buf);
+            return -1;
+        }
+        take = s->size;
+        if (take > TP_STS_TXT_MAX + 1 - len)
+            take = TP_STS_TXT_MAX + 1 - len;
+        memcpy(buf + len, s->data, take);
+        len += take;
+    }
+    a->txt[a->n].data = buf;
+    a->txt[a->n].len = len;
+    a->n++;
+    return 0;
+}
+
+/* take_addr - one A or AAAA rdata as text */
+static int
+take_addr(struct tp_dns_answer *a, getdns_dict *rr, uint32_t type)
+{
+    getdns_bindata *b;
+    const char *key = type == GETDNS_RRTYPE_A ? "/rdata/ipv4_address"
+                                              : "/rdata/ipv6_address";
+
+    if (a->n >= TP_ADDRS_MAX)
+        return -1;
+    if (getdns_dict_get_bindata(rr, key, &b) ||
+        b->size != (type == GETDNS_RRTYPE_A ? 4u : 16u))
+        return -1;
+    if (a->addr == NULL && (a->addr = tp_calloc(TP_ADDRS_MAX,
+                                                sizeof(*a->addr))) == NULL)
+        return -1;
+    if (inet_ntop(type == GETDNS_RRTYPE_A ? AF_INET : AF_INET6, b->data,
+                  a->addr[a->n], sizeof(a->addr[a->n])) == NULL)
+        return -1;
+    a->n++;
+    return 0;
+}
+
+/* take_reply - copy the records of one reply; update rc, sec and ttl */
+static void
+take_reply(struct tp_dns_answer *a, getdns_dict *reply, int *nx,
+           int *noerror)
+{
+    getdns_list *ans;
+    uint32_t rcode = 0, st = 0;
+    size_t n = 0, i;
+
+    if (getdns_dict_get_int(reply, "/header/rcode", &rcode) == 0) {
+        if (rcode == GETDNS_RCODE_NXDOMAIN)
+            *nx = 1;
+        else if (rcode == GETDNS_RCODE_NOERROR)
+            *noerror = 1;
+        else
+            snprintf(a->err, sizeof(a->err), "rcode %u%s", rcode,
+                     rcode == GETDNS_RCODE_SERVFAIL ? " (SERVFAIL)" : "");
+    }
+    if (getdns_dict_get_int(reply, "dnssec_status", &st) == 0)
+        a->sec = worse(a->sec, map_sec(st));
+    if (getdns_dict_get_list(reply, "answer", &ans) ||
+        getdns_list_get_length(ans, &n))
+        return;
+    for (i = 0; i < n; i++) {
+        getdns_dict *rr;
+        uint32_t type, ttl = 0;
+        int r;
+
+        if (getdns_list_get_dict(ans, i, &rr) ||
+            getdns_dict_get_int(rr, "type", &type))
+            continue;
+        getdns_dict_get_int(rr, "ttl", &ttl);
+        if (a->qtype == GETDNS_RRTYPE_MX && type == GETDNS_RRTYPE_MX)
+            r = take_mx(a, rr);
+        else if (a->qtype == GETDNS_RRTYPE_TXT && type == GETDNS_RRTYPE_TXT)
+            r = take_txt(a, rr);
+        else if (a->qtype == 0 && (type == GETDNS_RRTYPE_A ||
+                                   type == GETDNS_RRTYPE_AAAA))
+            r = take_addr(a, rr, type);
+        else
+            continue; /* CNAMEs and RRSIGs: the resolver followed them */
+        if (r != 0)
+            a->dropped++;
+        else if (a->ttl == 0 || ttl < a->ttl)
+            a->ttl = ttl;
+    }
+}
+
+/* fill - classify a getdns response into *a */
+static void
+fill(struct tp_dns_answer *a, getdns_callback_type_t type,
+     getdns_dict *resp)
+{
+    getdns_list *replies;
+    size_t nrep = 0, i;
+    uint32_t status = 0;
+    int nx = 0, noerror = 0;
+
+    a->sec = TP_SEC_UNKNOWN;
+    if (type == GETDNS_CALLBACK_TIMEOUT) {
+        a->rc = TP_DNS_ERROR;
+        snprintf(a->err, sizeof(a->err), "timeout");
+        return;
+    }
+    if (type != GETDNS_CALLBACK_COMPLETE || resp == NULL) {
+        a->rc = TP_DNS_ERROR;
+        snprintf(a->err, sizeof(a->err), "resolver error");
+        return;
+    }
+    getdns_dict_get_int(resp, "status", &status);
+    if (getdns_dict_get_list(resp, "replies_tree", &replies) ||
+        getdns_list_get_length(replies, &nrep) || nrep == 0) {
+        a->rc = TP_DNS_ERROR;
+        snprintf(a->err, sizeof(a->err), "%s",
+                 status == GETDNS_RESPSTATUS_ALL_TIMEOUT ? "timeout"
+                                                         : "no reply");
+        return;
+    }
+    for (i = 0; i < nrep; i++) {
+        getdns_dict *reply;
+
+        if (getdns_list_get_dict(replies, i, &reply) == 0)
+            take_reply(a, reply, &nx, &noerror);
+    }
+    if (a->n > 0)
+        a->rc = TP_DNS_OK;
+    else if (noerror)
+        a->rc = TP_DNS_NODATA;
+    else if (nx)
+        a->rc = TP_DNS_NXDOMAIN;
+    else {
+        a->rc = TP_DNS_ERROR;
+        if (a->err[0] == '\0')
+            snprintf(a->err, sizeof(a->err), "no usable reply");
+    }
+}
+
+/* on_answer - getdns completion callback */
+static void
+on_answer(getdns_context *gd, getdns_callback_type_t type,
+          getdns_dict *resp, void *userarg, getdns_transaction_t tid)
+{
+    struct dnsq *q = userarg;
+
+    (void)gd;
+    (void)tid;
+    if (type != GETDNS_CALLBACK_CANCEL) {
+        fill(q->out, type, resp);
+        q->out->ms = tp_loop_now() - q->started;
+        if (q->out->dropped > 0)
+            tp_log(q->ctx, TLSPOL_LOG_WARN, TP_MSG_DNS_DROP,
+                   "%zu DNS record(s) dropped: malformed or over limit",
+                   q->out->dropped);
+        q->cb(q->arg);
+    }
+    getdns_dict_destroy(resp);
+    tp_free(q);
+}
+
+int
+tp_dns_lookup(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
+              struct tp_dns_answer *out, tp_dns_cb cb, void *arg,
+              uint64_t *tid)
+{
+    struct dnsq *q;
+    getdns_transaction_t t = 0;
+    getdns_return_t r;
+
+    memset(out, 0, sizeof(*out));
+    out->qtype = qtype;
+    out->rc = TP_DNS_PENDING;
+    q = tp_calloc(1, sizeof(*q));
+    if (q == NULL) {
+        out->rc = TP_DNS_ERROR;
+        snprintf(out->err, sizeof(out->err), "out of memory");
+        return -1;
+    }
+    q->ctx = ctx;
+    q->out = out;
+    q->cb = cb;
+    q->arg = arg;
+    q->started = tp_loop_now();
+    if (qtype == 0)
+        r = getdns_address(ctx->gd, name, ctx->gd_ext, q, &t, on_answer);
+    else
+        r = getdns_general(ctx->gd, name, qtype, ctx->gd_ext, q, &t,
+                           on_answer);
+    if (r != GETDNS_RETURN_GOOD) {
+        tp_free(q);
+        out->rc = TP_DNS_ERROR;
+        snprintf(out->err, sizeof(out->err), "getdns: %s",
+                 getdns_get_errorstr_by_id(r) ? getdns_get_errorstr_by_id(r)
+                                              : "error");
+        return -1;
+    }
+    *tid = t;
+    return 0;
+}
+
+void
+tp_dns_cancel(struct tlspol_ctx *ctx, uint64_t tid)
+{
+    /* getdns then calls on_answer with GETDNS_CALLBACK_CANCEL, which only
+     * frees the per-query state. */
+    if (ctx->gd != NULL)
+        getdns_cancel_callback(ctx->gd, tid);
+}

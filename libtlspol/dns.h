@@ -1,0 +1,87 @@
+/*
+ * dns.h - getdns glue: asynchronous MX, TXT and address lookups with the
+ * DNSSEC state of every answer, turned into plain structs so that nothing
+ * above this layer sees a getdns type.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TP_DNS_H
+#define TP_DNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <getdns/getdns.h>
+
+#include "limits.h"
+
+struct tlspol_ctx;
+
+/* DNSSEC state of an answer (RFC 4035 §4.3). */
+enum tp_dnssec {
+    TP_SEC_UNKNOWN = 0,   /* not validated */
+    TP_SEC_SECURE,
+    TP_SEC_INSECURE,
+    TP_SEC_BOGUS,
+    TP_SEC_INDETERMINATE,
+};
+
+/* Outcome of a lookup: found / not found / failed kept apart (Postfix). */
+enum tp_dns_rc {
+    TP_DNS_PENDING = 0,
+    TP_DNS_OK,            /* NOERROR with records of the type asked */
+    TP_DNS_NODATA,        /* NOERROR, no records of the type */
+    TP_DNS_NXDOMAIN,      /* the name does not exist */
+    TP_DNS_ERROR,         /* SERVFAIL, timeout, refused, malformed ... */
+};
+
+struct tp_mx_rr {
+    uint16_t pref;
+    char host[TP_DOMAIN_MAX + 1];   /* lowercase, no trailing dot; "" = "." */
+};
+
+struct tp_txt_data {
+    uint8_t *data;                  /* owned; strings concatenated */
+    size_t len;
+};
+
+/* One answer.  Owns its arrays; free with tp_dns_answer_free(). */
+struct tp_dns_answer {
+    uint16_t qtype;                 /* MX, TXT, or 0 for address (A+AAAA) */
+    enum tp_dns_rc rc;
+    enum tp_dnssec sec;
+    uint32_t ttl;                   /* lowest TTL of the records used */
+    uint64_t ms;                    /* time taken */
+    char err[128];                  /* for TP_DNS_ERROR */
+    size_t n;                       /* records in the array for qtype */
+    size_t dropped;                 /* records over a limit or malformed */
+    struct tp_mx_rr *mx;
+    struct tp_txt_data *txt;
+    char (*addr)[46];               /* INET6_ADDRSTRLEN */
+};
+
+typedef void (*tp_dns_cb)(void *arg);
+
+/* tp_dns_setup - create the getdns context on ctx's options: TLSPOL_* */
+int tp_dns_setup(struct tlspol_ctx *ctx);
+/* tp_dns_teardown - cancel everything and destroy the getdns context */
+void tp_dns_teardown(struct tlspol_ctx *ctx);
+
+/*
+ * tp_dns_lookup - start a lookup of name/qtype (qtype 0: A and AAAA).
+ * When it completes *out is filled and cb(arg) runs from the loop.
+ * *tid receives the transaction id for tp_dns_cancel().  Returns 0, or -1
+ * with out->rc = TP_DNS_ERROR and out->err set (cb is then not called).
+ */
+int tp_dns_lookup(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
+                  struct tp_dns_answer *out, tp_dns_cb cb, void *arg,
+                  uint64_t *tid);
+/* tp_dns_cancel - cancel a lookup; its callback will not run */
+void tp_dns_cancel(struct tlspol_ctx *ctx, uint64_t tid);
+/* tp_dns_answer_free - release the arrays of an answer */
+void tp_dns_answer_free(struct tp_dns_answer *a);
+
+const char *tp_dnssec_name(enum tp_dnssec s);
+const char *tp_dns_rc_name(enum tp_dns_rc rc);
+
+#endif

@@ -1,0 +1,156 @@
+/*
+ * internal.h - the structures behind the opaque public handles, shared by
+ * ctx.c, resolve.c, result.c, dns.c and sts_fetch.c.  Not installed.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TP_INTERNAL_H
+#define TP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <getdns/getdns.h>
+
+#include "tlspol/tlspol.h"
+#include "common.h"
+#include "dns.h"
+#include "loop.h"
+#include "sts.h"
+#include "verdict.h"
+
+#define TP_EXPORT TLSPOL_EXPORT
+
+struct tp_lookup;
+
+struct tlspol_ctx {
+    struct tp_loop loop;
+    /* options (owned strings) */
+    char *resolvers;
+    char *trust_anchor_file;
+    char *ca_file;
+    char *ca_path;
+    unsigned int timeout_ms;
+    tlspol_log_fn log_fn;
+    void *log_ud;
+    tlspol_log_level log_max;
+    /* engines, created at first resolve */
+    bool started;
+    getdns_context *gd;
+    getdns_dict *gd_ext;
+    CURLM *multi;
+    struct tp_timer curl_timer;
+    /* lookups in flight (coalescing) and finished ones awaiting callbacks */
+    struct tp_lookup *lookups;
+    struct tp_lookup *done;
+    size_t n_queries;
+    struct tp_timer kick;          /* makes the fd readable for `done` */
+    int in_callback;
+    char errmsg[TP_ERRMSG_MAX];
+};
+
+struct tlspol_query {
+    struct tlspol_ctx *ctx;
+    struct tp_lookup *lk;          /* the shared lookup */
+    struct tlspol_query *next;     /* in lk->waiters */
+    tlspol_result_cb cb;
+    void *ud;
+};
+
+/* One HTTPS policy fetch (sts_fetch.c). */
+struct tp_fetch {
+    CURL *easy;                    /* owned */
+    struct curl_slist *resolve;    /* owned */
+    char url[TP_DOMAIN_MAX + 64];
+    char host[TP_DOMAIN_MAX + 1];
+    uint8_t *body;                 /* owned */
+    size_t len;
+    bool too_big;
+    long http_code;
+    char ctype[TP_STS_CTYPE_MAX];
+    int ok;                        /* 1: 200 + text/plain + body in hand */
+    char err[TP_REASON_MAX];
+    uint64_t started, ms;
+    void (*done)(struct tp_fetch *f);
+    void *arg;
+    char curl_err[CURL_ERROR_SIZE];
+};
+
+/* A lookup shared by every query for one domain. */
+struct tp_lookup {
+    struct tlspol_ctx *ctx;
+    struct tp_lookup *next;        /* in ctx->lookups or ctx->done */
+    struct tlspol_query *waiters;
+    char domain[TP_DOMAIN_MAX + 1];
+    char sts_host[TP_DOMAIN_MAX + 1];
+    int pending;                   /* sub-operations outstanding */
+    uint64_t started;
+    int64_t fetched_at;            /* wall-clock seconds */
+    /* DNS */
+    struct tp_dns_answer mx, txt, addr;
+    uint64_t mx_tid, txt_tid, addr_tid;
+    bool mx_busy, txt_busy, addr_busy;
+    /* MTA-STS */
+    int txt_rc;                    /* tp_sts_txt_select result */
+    struct tp_err txt_err;
+    struct tp_sts_txt sts_txt;
+    struct tp_fetch fetch;
+    bool fetch_busy, fetch_ran;
+    int pol_rc;                    /* tp_sts_policy_parse result */
+    struct tp_err pol_err;
+    struct tp_sts_policy pol;
+    /* decision */
+    struct tp_verdict_out vout;
+    char *trace[TP_TRACE_MAX];     /* owned lines */
+    size_t n_trace;
+};
+
+struct tlspol_result {
+    tlspol_verdict verdict;
+    tlspol_source source;
+    tlspol_sts_mode sts_mode;
+    char domain[TP_DOMAIN_MAX + 1];
+    char reason[TP_REASON_MAX];
+    char sts_id[TP_STS_ID_MAX + 1];
+    bool has_sts_id;
+    uint32_t max_age;
+    int64_t fetched_at, expires;
+    char **mx;                     /* owned */
+    size_t n_mx;
+    struct tp_result_host *hosts;  /* owned */
+    size_t n_hosts;
+    char **trace;                  /* owned */
+    size_t n_trace;
+    char *json;                    /* owned, built lazily */
+};
+
+struct tp_result_host {
+    char name[TP_DOMAIN_MAX + 1];
+    unsigned int pref;
+    int sts_match;
+};
+
+/* ctx.c */
+void tp_ctx_seterr(struct tlspol_ctx *ctx, const char *fmt, ...)
+    TP_PRINTF(2, 3);
+void tp_log(struct tlspol_ctx *ctx, tlspol_log_level lvl, const char *id,
+            const char *fmt, ...) TP_PRINTF(4, 5);
+tlspol_status tp_ctx_start(struct tlspol_ctx *ctx);
+
+/* sts_fetch.c */
+int tp_fetch_setup(struct tlspol_ctx *ctx);
+void tp_fetch_teardown(struct tlspol_ctx *ctx);
+int tp_fetch_start(struct tlspol_ctx *ctx, struct tp_fetch *f,
+                   const char *host, const struct tp_dns_answer *addrs);
+void tp_fetch_cancel(struct tlspol_ctx *ctx, struct tp_fetch *f);
+void tp_fetch_clear(struct tp_fetch *f);
+
+/* resolve.c */
+void tp_lookup_cancel_all(struct tlspol_ctx *ctx);
+void tp_run_done(struct tlspol_ctx *ctx);
+
+/* result.c */
+tlspol_result *tp_result_from_lookup(const struct tp_lookup *lk);
+
+#endif

@@ -1,0 +1,52 @@
+/*
+ * limits.h - every size limit of libtlspol, by name.
+ *
+ * Each cap bounds memory or time spent on untrusted input (DNS data, HTTP
+ * bodies, argv).  Where a value comes from an RFC the section is named.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TP_LIMITS_H
+#define TP_LIMITS_H
+
+/* RFC 1035 §2.3.4: 253 octets of text form without the trailing dot. */
+#define TP_DOMAIN_MAX 253
+#define TP_LABEL_MAX 63
+/* Longest argument accepted as a domain before normalisation (U-labels). */
+#define TP_DOMAIN_INPUT_MAX 1024
+
+/* RFC 8461 §3.1: id is 1*32(ALPHA / DIGIT). */
+#define TP_STS_ID_MAX 32
+/* Our cap on one concatenated _mta-sts TXT record. */
+#define TP_STS_TXT_MAX 4096
+/* Our cap on TXT records considered at _mta-sts.<domain>. */
+#define TP_STS_TXT_RRS_MAX 32
+
+/* RFC 8461 §3.3 suggests 64 KiB as the body limit. */
+#define TP_STS_BODY_MAX 65536
+/* Our cap on one policy line, and on the number of mx lines. */
+#define TP_STS_LINE_MAX 1024
+#define TP_STS_MX_MAX 64
+/* RFC 8461 §3.2: max_age is at most 31557600 seconds (one year). */
+#define TP_STS_MAXAGE_MAX 31557600u
+/* RFC 8461 §3.2 ABNF: max_age is 1*10 DIGIT. */
+#define TP_STS_MAXAGE_DIGITS 10
+/* Content-Type header value accepted for inspection. */
+#define TP_STS_CTYPE_MAX 256
+
+/* MX RRs considered per domain; hosts beyond this are reported and dropped. */
+#define TP_MX_RRS_MAX 32
+/* Addresses per host passed to the HTTPS client. */
+#define TP_ADDRS_MAX 16
+
+/* Lines of --explain trace kept per result. */
+#define TP_TRACE_MAX 64
+#define TP_TRACE_LINE_MAX 512
+/* A human-readable reason. */
+#define TP_REASON_MAX 512
+/* Context error message. */
+#define TP_ERRMSG_MAX 256
+/* Concurrent distinct lookups per context. */
+#define TP_LOOKUPS_MAX 65536
+
+#endif

@@ -1,0 +1,316 @@
+/*
+ * result.c - the result object handed to applications: a snapshot of a
+ * finished lookup (so each query owns its own copy), its getters, and the
+ * stable JSON rendering documented in tlspol-query(1).
+ *
+ * Not pure (allocates).  SPDX-License-Identifier: MIT
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "internal.h"
+
+/* JSON output is bounded: trace and hosts are bounded, so is this. */
+#define JSON_MAX (256u * 1024u)
+
+/* dup_list - copy n strings into a new owned array */
+static char **
+dup_list(char *const *src, size_t n)
+{
+    char **dst;
+    size_t i;
+
+    if (n == 0)
+        return NULL;
+    dst = tp_calloc(n, sizeof(*dst));
+    if (dst == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        dst[i] = tp_strndup(src[i], strlen(src[i]));
+        if (dst[i] == NULL) {
+            while (i > 0)
+                tp_free(dst[--i]);
+            tp_free(dst);
+            return NULL;
+        }
+    }
+    return dst;
+}
+
+static void
+free_list(char **l, size_t n)
+{
+    size_t i;
+
+    if (l == NULL)
+        return;
+    for (i = 0; i < n; i++)
+        tp_free(l[i]);
+    tp_free(l);
+}
+
+tlspol_result *
+tp_result_from_lookup(const struct tp_lookup *lk)
+{
+    const struct tp_verdict_out *v = &lk->vout;
+    struct tlspol_result *r = tp_calloc(1, sizeof(*r));
+    size_t i;
+
+    if (r == NULL)
+        return NULL;
+    r->verdict = v->verdict;
+    r->source = v->source;
+    r->sts_mode = v->mode;
+    snprintf(r->domain, sizeof(r->domain), "%s", lk->domain);
+    snprintf(r->reason, sizeof(r->reason), "%s", v->reason);
+    if (v->mode != TLSPOL_STS_MODE_ABSENT) {
+        snprintf(r->sts_id, sizeof(r->sts_id), "%s", lk->sts_txt.id);
+        r->has_sts_id = true;
+        r->max_age = lk->pol.max_age;
+        r->fetched_at = lk->fetched_at;
+        r->expires = lk->fetched_at + (int64_t)lk->pol.max_age;
+        r->n_mx = lk->pol.n_mx;
+        r->mx = dup_list(lk->pol.mx, lk->pol.n_mx);
+        if (r->n_mx > 0 && r->mx == NULL)
+            goto fail;
+    }
+    if (v->n_hosts > 0) {
+        r->hosts = tp_calloc(v->n_hosts, sizeof(*r->hosts));
+        if (r->hosts == NULL)
+            goto fail;
+        r->n_hosts = v->n_hosts;
+        for (i = 0; i < v->n_hosts; i++) {
+            snprintf(r->hosts[i].name, sizeof(r->hosts[i].name), "%s",
+                     v->hosts[i].name);
+            r->hosts[i].pref = v->hosts[i].pref;
+            r->hosts[i].sts_match = v->hosts[i].sts_match;
+        }
+    }
+    r->n_trace = lk->n_trace;
+    r->trace = dup_list(lk->trace, lk->n_trace);
+    if (r->n_trace > 0 && r->trace == NULL)
+        goto fail;
+    return r;
+fail:
+    r->n_trace = r->trace ? r->n_trace : 0;
+    r->n_mx = r->mx ? r->n_mx : 0;
+    tlspol_result_free(r);
+    return NULL;
+}
+
+TP_EXPORT void
+tlspol_result_free(tlspol_result *r)
+{
+    if (r == NULL)
+        return;
+    free_list(r->mx, r->n_mx);
+    free_list(r->trace, r->n_trace);
+    tp_free(r->hosts);
+    tp_free(r->json);
+    tp_free(r);
+}
+
+TP_EXPORT tlspol_verdict
+tlspol_result_verdict(const tlspol_result *r)
+{
+    return r ? r->verdict : TLSPOL_VERDICT_TEMPFAIL;
+}
+
+TP_EXPORT int
+tlspol_result_tls_required(const tlspol_result *r)
+{
+    if (r == NULL || r->verdict == TLSPOL_VERDICT_TEMPFAIL)
+        return -1;
+    switch (r->verdict) {
+    case TLSPOL_VERDICT_ENCRYPT:
+    case TLSPOL_VERDICT_DANE:
+    case TLSPOL_VERDICT_DANE_ONLY:
+    case TLSPOL_VERDICT_PRELOAD_ENFORCE:
+    case TLSPOL_VERDICT_STS_ENFORCE:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+TP_EXPORT const char *
+tlspol_result_domain(const tlspol_result *r)
+{
+    return r ? r->domain : NULL;
+}
+
+TP_EXPORT tlspol_source
+tlspol_result_source(const tlspol_result *r)
+{
+    return r ? r->source : TLSPOL_SOURCE_NONE;
+}
+
+TP_EXPORT tlspol_sts_mode
+tlspol_result_sts_mode(const tlspol_result *r)
+{
+    return r ? r->sts_mode : TLSPOL_STS_MODE_ABSENT;
+}
+
+TP_EXPORT const char *
+tlspol_result_sts_id(const tlspol_result *r)
+{
+    return r && r->has_sts_id ? r->sts_id : NULL;
+}
+
+TP_EXPORT uint32_t
+tlspol_result_sts_max_age(const tlspol_result *r)
+{
+    return r ? r->max_age : 0;
+}
+
+TP_EXPORT int64_t
+tlspol_result_expires(const tlspol_result *r)
+{
+    return r ? r->expires : 0;
+}
+
+TP_EXPORT size_t
+tlspol_result_mx_pattern_count(const tlspol_result *r)
+{
+    return r ? r->n_mx : 0;
+}
+
+TP_EXPORT const char *
+tlspol_result_mx_pattern(const tlspol_result *r, size_t i)
+{
+    return r && i < r->n_mx ? r->mx[i] : NULL;
+}
+
+TP_EXPORT const char *
+tlspol_result_reason(const tlspol_result *r)
+{
+    return r ? r->reason : NULL;
+}
+
+TP_EXPORT size_t
+tlspol_result_host_count(const tlspol_result *r)
+{
+    return r ? r->n_hosts : 0;
+}
+
+TP_EXPORT const char *
+tlspol_result_host_name(const tlspol_result *r, size_t i)
+{
+    return r && i < r->n_hosts ? r->hosts[i].name : NULL;
+}
+
+TP_EXPORT unsigned int
+tlspol_result_host_preference(const tlspol_result *r, size_t i)
+{
+    return r && i < r->n_hosts ? r->hosts[i].pref : 0;
+}
+
+TP_EXPORT int
+tlspol_result_host_sts_match(const tlspol_result *r, size_t i)
+{
+    return r && i < r->n_hosts ? r->hosts[i].sts_match : -1;
+}
+
+TP_EXPORT size_t
+tlspol_result_trace_count(const tlspol_result *r)
+{
+    return r ? r->n_trace : 0;
+}
+
+TP_EXPORT const char *
+tlspol_result_trace(const tlspol_result *r, size_t i)
+{
+    return r && i < r->n_trace ? r->trace[i] : NULL;
+}
+
+/* json_key_str - "key":"value" with a leading comma unless first */
+static int
+json_key_str(struct tp_buf *b, const char *key, const char *v, int first)
+{
+    int rc = tp_buf_printf(b, "%s\"%s\":", first ? "" : ",", key);
+
+    if (rc == TP_OK)
+        rc = v ? tp_buf_json_str(b, v, strlen(v)) : tp_buf_puts(b, "null");
+    return rc;
+}
+
+/* build_json - render the result; see tlspol-query(1) for the schema */
+static int
+build_json(const tlspol_result *r, struct tp_buf *b)
+{
+    static const char *const tls[] = { "defer", "may", "must" };
+    size_t i;
+    int rc;
+
+    rc = tp_buf_puts(b, "{");
+    if (rc == TP_OK) rc = json_key_str(b, "domain", r->domain, 1);
+    if (rc == TP_OK)
+        rc = json_key_str(b, "verdict", tlspol_verdict_name(r->verdict), 0);
+    if (rc == TP_OK)
+        rc = json_key_str(b, "tls", tls[tlspol_result_tls_required(r) + 1],
+                          0);
+    if (rc == TP_OK)
+        rc = json_key_str(b, "source", tlspol_source_name(r->source), 0);
+    if (rc == TP_OK) rc = json_key_str(b, "reason", r->reason, 0);
+    if (rc == TP_OK) rc = tp_buf_puts(b, ",\"mta_sts\":");
+    if (rc == TP_OK && r->sts_mode == TLSPOL_STS_MODE_ABSENT) {
+        rc = tp_buf_puts(b, "null");
+    } else if (rc == TP_OK) {
+        rc = tp_buf_puts(b, "{");
+        if (rc == TP_OK)
+            rc = json_key_str(b, "mode", tlspol_sts_mode_name(r->sts_mode),
+                              1);
+        if (rc == TP_OK) rc = json_key_str(b, "id", r->sts_id, 0);
+        if (rc == TP_OK)
+            rc = tp_buf_printf(b, ",\"max_age\":%u,\"fetched\":%lld,"
+                               "\"expires\":%lld,\"mx\":[", r->max_age,
+                               (long long)r->fetched_at,
+                               (long long)r->expires);
+        for (i = 0; rc == TP_OK && i < r->n_mx; i++) {
+            if (i > 0)
+                rc = tp_buf_puts(b, ",");
+            if (rc == TP_OK)
+                rc = tp_buf_json_str(b, r->mx[i], strlen(r->mx[i]));
+        }
+        if (rc == TP_OK) rc = tp_buf_puts(b, "]}");
+    }
+    if (rc == TP_OK) rc = tp_buf_puts(b, ",\"hosts\":[");
+    for (i = 0; rc == TP_OK && i < r->n_hosts; i++) {
+        const struct tp_result_host *h = &r->hosts[i];
+
+        rc = tp_buf_printf(b, "%s{\"name\":", i ? "," : "");
+        if (rc == TP_OK) rc = tp_buf_json_str(b, h->name, strlen(h->name));
+        if (rc == TP_OK)
+            rc = tp_buf_printf(b, ",\"preference\":%u,\"sts_match\":%s}",
+                               h->pref, h->sts_match < 0 ? "null"
+                               : h->sts_match ? "true" : "false");
+    }
+    if (rc == TP_OK) rc = tp_buf_puts(b, "],\"trace\":[");
+    for (i = 0; rc == TP_OK && i < r->n_trace; i++) {
+        if (i > 0)
+            rc = tp_buf_puts(b, ",");
+        if (rc == TP_OK)
+            rc = tp_buf_json_str(b, r->trace[i], strlen(r->trace[i]));
+    }
+    if (rc == TP_OK) rc = tp_buf_puts(b, "]}");
+    return rc;
+}
+
+TP_EXPORT const char *
+tlspol_result_json(tlspol_result *r)
+{
+    struct tp_buf b;
+
+    if (r == NULL)
+        return NULL;
+    if (r->json != NULL)
+        return r->json;
+    tp_buf_init(&b, JSON_MAX);
+    if (build_json(r, &b) != TP_OK) {
+        tp_buf_free(&b);
+        return NULL;
+    }
+    r->json = b.p;
+    return r->json;
+}

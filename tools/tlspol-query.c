@@ -1,0 +1,272 @@
+/*
+ * tlspol-query - resolve the outbound SMTP TLS policy of domains from the
+ * command line (sync API).  See tlspol-query(1).
+ *
+ * Exit codes: 0 every domain resolved (whatever the verdict); 1 at least
+ * one domain's verdict is TEMPFAIL; 2 usage error or invalid domain;
+ * 3 setup or runtime error (bad trust anchor, out of memory, ...).
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tlspol/tlspol.h"
+
+#define EX_OK 0
+#define EX_TEMPFAIL 1
+#define EX_USAGE 2
+#define EX_SOFTWARE 3
+
+enum { OUT_LINE, OUT_JSON, OUT_EXPLAIN };
+
+static const char *progname = "tlspol-query";
+static int verbosity = -1; /* -1 quiet; else max log level */
+
+static void
+usage(FILE *fp)
+{
+    fprintf(fp,
+"Usage: %s [options] DOMAIN...\n"
+"Resolve the outbound SMTP TLS policy (MTA-STS, DANE) of each DOMAIN.\n"
+"\n"
+"Output (default: one line per domain: DOMAIN VERDICT TLS REASON):\n"
+"  -j, --json             one JSON object per domain (one per line)\n"
+"  -e, --explain          every lookup made, its outcome, and the rule\n"
+"\n"
+"Options:\n"
+"  -r, --resolver ADDR[@PORT]  DNS resolver to use (repeatable;\n"
+"                              default: the system's, /etc/resolv.conf)\n"
+"  -a, --trust-anchor FILE     DNSSEC trust anchor, DS or DNSKEY records\n"
+"                              (default: /usr/share/dns/root.key)\n"
+"  -c, --ca-file FILE          CA bundle for HTTPS policy hosts\n"
+"                              (default: the system store)\n"
+"      --ca-path DIR           hashed CA directory, as --ca-file\n"
+"  -t, --timeout SECONDS       bound on each DNS query and each policy\n"
+"                              fetch (default 30; decimals allowed)\n"
+"  -v, --verbose               log to stderr (repeat for debug)\n"
+"  -h, --help                  this text\n"
+"  -V, --version               print the version\n"
+"\n"
+"Exit status: 0 all resolved; 1 some verdict is TEMPFAIL (defer);\n"
+"2 usage error or invalid domain; 3 setup or runtime error.\n",
+            progname);
+}
+
+static void
+log_stderr(tlspol_log_level lvl, const char *id, const char *msg, void *ud)
+{
+    static const char *const names[] = { "error", "warning", "info",
+                                         "debug" };
+
+    (void)ud;
+    fprintf(stderr, "%s: %s: %s [%s]\n", progname,
+            names[lvl <= TLSPOL_LOG_DEBUG ? lvl : TLSPOL_LOG_DEBUG], msg,
+            id);
+}
+
+/* parse_timeout - "2", "0.5" -> milliseconds; 0 on error */
+static unsigned int
+parse_timeout(const char *s)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || v < 0.1 || v > 600)
+        return 0;
+    return (unsigned int)(v * 1000.0 + 0.5);
+}
+
+/* print_line - DOMAIN VERDICT must|may|defer REASON */
+static void
+print_line(const tlspol_result *r)
+{
+    static const char *const tls[] = { "defer", "may", "must" };
+
+    printf("%s %s %s %s\n", tlspol_result_domain(r),
+           tlspol_verdict_name(tlspol_result_verdict(r)),
+           tls[tlspol_result_tls_required(r) + 1], tlspol_result_reason(r));
+}
+
+/* print_explain - a readable account of the whole resolution */
+static void
+print_explain(const tlspol_result *r)
+{
+    size_t i, n;
+    int64_t exp = tlspol_result_expires(r);
+
+    printf("%s\n", tlspol_result_domain(r));
+    printf("  verdict:  %s (TLS %s)\n",
+           tlspol_verdict_name(tlspol_result_verdict(r)),
+           tlspol_result_tls_required(r) > 0 ? "required"
+           : tlspol_result_tls_required(r) == 0 ? "opportunistic"
+                                                : "-- defer delivery");
+    printf("  reason:   %s\n", tlspol_result_reason(r));
+    printf("  source:   %s\n", tlspol_source_name(tlspol_result_source(r)));
+    if (tlspol_result_sts_mode(r) != TLSPOL_STS_MODE_ABSENT) {
+        char when[32] = "-";
+        time_t t = (time_t)exp;
+        struct tm tm;
+
+        if (gmtime_r(&t, &tm) != NULL)
+            strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        printf("  mta-sts:  mode %s, id %s, max_age %u, expires %s\n",
+               tlspol_sts_mode_name(tlspol_result_sts_mode(r)),
+               tlspol_result_sts_id(r), tlspol_result_sts_max_age(r), when);
+        n = tlspol_result_mx_pattern_count(r);
+        for (i = 0; i < n; i++)
+            printf("            mx %s\n", tlspol_result_mx_pattern(r, i));
+    }
+    n = tlspol_result_host_count(r);
+    printf("  hosts:%s\n", n ? "" : "    (none)");
+    for (i = 0; i < n; i++) {
+        int m = tlspol_result_host_sts_match(r, i);
+
+        printf("    %-5u %s%s\n", tlspol_result_host_preference(r, i),
+               tlspol_result_host_name(r, i),
+               m < 0 ? "" : m ? "  (matches policy)"
+                              : "  (does NOT match policy)");
+    }
+    printf("  lookups:\n");
+    n = tlspol_result_trace_count(r);
+    for (i = 0; i < n; i++)
+        printf("    %s\n", tlspol_result_trace(r, i));
+}
+
+/* add_resolver - append to the space-separated list; 0 or -1 */
+static int
+add_resolver(char **list, const char *addr)
+{
+    size_t old = *list ? strlen(*list) : 0, n = strlen(addr);
+    char *p = realloc(*list, old + n + 2);
+
+    if (p == NULL)
+        return -1;
+    if (old > 0)
+        p[old++] = ' ';
+    memcpy(p + old, addr, n + 1);
+    *list = p;
+    return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "explain", no_argument, NULL, 'e' },
+        { "resolver", required_argument, NULL, 'r' },
+        { "trust-anchor", required_argument, NULL, 'a' },
+        { "ca-file", required_argument, NULL, 'c' },
+        { "ca-path", required_argument, NULL, 'C' },
+        { "timeout", required_argument, NULL, 't' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *ta = NULL, *ca = NULL, *capath = NULL;
+    char *resolvers = NULL;
+    unsigned int timeout = 0;
+    int out = OUT_LINE, c, i, rc = EX_OK;
+    tlspol_ctx *ctx = NULL;
+    tlspol_status st;
+
+    while ((c = getopt_long(argc, argv, "jer:a:c:t:vhV", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': out = OUT_JSON; break;
+        case 'e': out = OUT_EXPLAIN; break;
+        case 'r':
+            if (add_resolver(&resolvers, optarg) != 0) {
+                fprintf(stderr, "%s: out of memory\n", progname);
+                return EX_SOFTWARE;
+            }
+            break;
+        case 'a': ta = optarg; break;
+        case 'c': ca = optarg; break;
+        case 'C': capath = optarg; break;
+        case 't':
+            if ((timeout = parse_timeout(optarg)) == 0) {
+                fprintf(stderr, "%s: --timeout: \"%s\" is not a number of "
+                        "seconds between 0.1 and 600\n", progname, optarg);
+                return EX_USAGE;
+            }
+            break;
+        case 'v': verbosity = verbosity < 0 ? TLSPOL_LOG_INFO
+                                            : TLSPOL_LOG_DEBUG; break;
+        case 'h': usage(stdout); return EX_OK;
+        case 'V': printf("tlspol-query %s\n", tlspol_version());
+            return EX_OK;
+        default: usage(stderr); return EX_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "%s: no DOMAIN given (try --help)\n", progname);
+        free(resolvers);
+        return EX_USAGE;
+    }
+    if ((st = tlspol_ctx_new(&ctx)) != TLSPOL_OK) {
+        fprintf(stderr, "%s: %s\n", progname, tlspol_strerror(st));
+        free(resolvers);
+        return EX_SOFTWARE;
+    }
+    tlspol_ctx_set_log_fn(ctx, verbosity >= 0 ? log_stderr : NULL, NULL,
+                          verbosity >= 0 ? (tlspol_log_level)verbosity
+                                         : TLSPOL_LOG_ERROR);
+    if ((resolvers && (st = tlspol_ctx_set_resolvers(ctx, resolvers))) ||
+        (ta && (st = tlspol_ctx_set_trust_anchor_file(ctx, ta))) ||
+        (ca && (st = tlspol_ctx_set_ca_file(ctx, ca))) ||
+        (capath && (st = tlspol_ctx_set_ca_path(ctx, capath))) ||
+        (timeout && (st = tlspol_ctx_set_timeout(ctx, timeout)))) {
+        fprintf(stderr, "%s: %s\n", progname, tlspol_ctx_errmsg(ctx));
+        rc = EX_USAGE;
+        goto out;
+    }
+    for (i = optind; i < argc; i++) {
+        tlspol_result *r = NULL;
+
+        st = tlspol_resolve_sync(ctx, argv[i], &r);
+        if (st == TLSPOL_ERR_INVAL) {
+            fprintf(stderr, "%s: %s: %s\n", progname, argv[i],
+                    tlspol_ctx_errmsg(ctx));
+            if (rc == EX_OK || rc == EX_TEMPFAIL)
+                rc = EX_USAGE;
+            continue;
+        }
+        if (st != TLSPOL_OK) {
+            fprintf(stderr, "%s: %s: %s: %s\n", progname, argv[i],
+                    tlspol_strerror(st), tlspol_ctx_errmsg(ctx));
+            rc = EX_SOFTWARE;
+            break;
+        }
+        if (out == OUT_JSON) {
+            const char *js = tlspol_result_json(r);
+
+            if (js == NULL) {
+                fprintf(stderr, "%s: out of memory\n", progname);
+                rc = EX_SOFTWARE;
+            } else {
+                printf("%s\n", js);
+            }
+        } else if (out == OUT_EXPLAIN) {
+            print_explain(r);
+        } else {
+            print_line(r);
+        }
+        if (tlspol_result_verdict(r) == TLSPOL_VERDICT_TEMPFAIL &&
+            rc == EX_OK)
+            rc = EX_TEMPFAIL;
+        tlspol_result_free(r);
+        fflush(stdout);
+    }
+out:
+    tlspol_ctx_free(ctx);
+    free(resolvers);
+    return rc;
+}
