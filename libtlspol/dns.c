@@ -19,6 +19,11 @@
 
 #define DEFAULT_TA_FILE "/usr/share/dns/root.key"
 
+/* getdns sends a UDP query once and never retransmits; a datagram lost
+ * to a full receive buffer would cost the whole time budget.  So the
+ * budget is split into DNS_TRIES tries. */
+#define DNS_TRIES 3
+
 /* The per-query context handed to getdns as userarg. */
 struct dnsq {
     struct tlspol_ctx *ctx;
@@ -26,7 +31,13 @@ struct dnsq {
     tp_dns_cb cb;
     void *arg;
     uint64_t started;
+    uint64_t *tid;              /* where the caller keeps the current id */
+    int tries;
+    uint16_t qtype;
+    char name[TP_DOMAIN_MAX + 16];
 };
+
+static int send_query(struct dnsq *q);
 
 const char *
 tp_dnssec_name(enum tp_dnssec s)
@@ -207,7 +218,7 @@ tp_dns_setup(struct tlspol_ctx *ctx)
         return TLSPOL_ERR_DNS;
     }
     if (getdns_context_set_resolution_type(ctx->gd, GETDNS_RESOLUTION_STUB) ||
-        getdns_context_set_timeout(ctx->gd, ctx->timeout_ms) ||
+        getdns_context_set_timeout(ctx->gd, ctx->timeout_ms / DNS_TRIES) ||
         getdns_context_set_eventloop(ctx->gd, tp_loop_getdns(&ctx->loop))) {
         tp_ctx_seterr(ctx, "resolver: getdns rejected the stub settings");
         return TLSPOL_ERR_DNS;
@@ -467,6 +478,19 @@ fill(struct tp_dns_answer *a, getdns_callback_type_t type,
     }
 }
 
+/* timed_out - did this response end in a timeout? */
+static int
+timed_out(getdns_callback_type_t type, getdns_dict *resp)
+{
+    uint32_t status = 0;
+
+    if (type == GETDNS_CALLBACK_TIMEOUT)
+        return 1;
+    return type == GETDNS_CALLBACK_COMPLETE && resp != NULL &&
+           getdns_dict_get_int(resp, "status", &status) == 0 &&
+           status == GETDNS_RESPSTATUS_ALL_TIMEOUT;
+}
+
 /* on_answer - getdns completion callback */
 static void
 on_answer(getdns_context *gd, getdns_callback_type_t type,
@@ -476,17 +500,46 @@ on_answer(getdns_context *gd, getdns_callback_type_t type,
 
     (void)gd;
     (void)tid;
-    if (type != GETDNS_CALLBACK_CANCEL) {
-        fill(q->out, type, resp);
-        q->out->ms = tp_loop_now() - q->started;
-        if (q->out->dropped > 0)
-            tp_log(q->ctx, TLSPOL_LOG_WARN, TP_MSG_DNS_DROP,
-                   "%zu DNS record(s) dropped: malformed or over limit",
-                   q->out->dropped);
-        q->cb(q->arg);
+    if (type == GETDNS_CALLBACK_CANCEL)
+        goto out;
+    if (timed_out(type, resp) && ++q->tries < DNS_TRIES &&
+        send_query(q) == 0) {
+        getdns_dict_destroy(resp);
+        return; /* q lives on with the new transaction */
     }
+    fill(q->out, type, resp);
+    q->out->ms = tp_loop_now() - q->started;
+    if (q->out->dropped > 0)
+        tp_log(q->ctx, TLSPOL_LOG_WARN, TP_MSG_DNS_DROP,
+               "%s: %zu DNS record(s) dropped: malformed or over limit",
+               q->name, q->out->dropped);
+    q->cb(q->arg);
+out:
     getdns_dict_destroy(resp);
     tp_free(q);
+}
+
+/* send_query - (re)issue q's query; 0, or -1 with q->out->err set */
+static int
+send_query(struct dnsq *q)
+{
+    getdns_transaction_t t = 0;
+    getdns_return_t r;
+
+    if (q->qtype == 0)
+        r = getdns_address(q->ctx->gd, q->name, q->ctx->gd_ext, q, &t,
+                           on_answer);
+    else
+        r = getdns_general(q->ctx->gd, q->name, q->qtype, q->ctx->gd_ext, q,
+                           &t, on_answer);
+    if (r != GETDNS_RETURN_GOOD) {
+        snprintf(q->out->err, sizeof(q->out->err), "getdns: %s",
+                 getdns_get_errorstr_by_id(r) ? getdns_get_errorstr_by_id(r)
+                                              : "error");
+        return -1;
+    }
+    *q->tid = t;
+    return 0;
 }
 
 int
@@ -495,37 +548,31 @@ tp_dns_lookup(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
               uint64_t *tid)
 {
     struct dnsq *q;
-    getdns_transaction_t t = 0;
-    getdns_return_t r;
 
     memset(out, 0, sizeof(*out));
     out->qtype = qtype;
     out->rc = TP_DNS_PENDING;
     q = tp_calloc(1, sizeof(*q));
-    if (q == NULL) {
+    if (q == NULL || strlen(name) >= sizeof(q->name)) {
         out->rc = TP_DNS_ERROR;
-        snprintf(out->err, sizeof(out->err), "out of memory");
+        snprintf(out->err, sizeof(out->err), "%s",
+                 q ? "name too long" : "out of memory");
+        tp_free(q);
         return -1;
     }
     q->ctx = ctx;
     q->out = out;
     q->cb = cb;
     q->arg = arg;
+    q->tid = tid;
+    q->qtype = qtype;
+    memcpy(q->name, name, strlen(name) + 1);
     q->started = tp_loop_now();
-    if (qtype == 0)
-        r = getdns_address(ctx->gd, name, ctx->gd_ext, q, &t, on_answer);
-    else
-        r = getdns_general(ctx->gd, name, qtype, ctx->gd_ext, q, &t,
-                           on_answer);
-    if (r != GETDNS_RETURN_GOOD) {
+    if (send_query(q) != 0) {
         tp_free(q);
         out->rc = TP_DNS_ERROR;
-        snprintf(out->err, sizeof(out->err), "getdns: %s",
-                 getdns_get_errorstr_by_id(r) ? getdns_get_errorstr_by_id(r)
-                                              : "error");
         return -1;
     }
-    *tid = t;
     return 0;
 }
 

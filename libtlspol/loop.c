@@ -208,8 +208,12 @@ tp_watch_set(struct tp_loop *l, struct tp_watch *w, int fd, uint32_t events)
         l->nfds = n;
     }
     if (l->fds[fd] != NULL && l->fds[fd] != w) {
-        errno = EEXIST;
-        return -1;
+        /* Two live sockets never share a number, so the old owner closed
+         * this fd and has not cleared its watch yet (getdns may close
+         * before it clears).  The old watch is stale: detach it, so its
+         * late clear is a no-op, and let the new owner have the fd. */
+        l->fds[fd]->fd = -1;
+        l->fds[fd] = NULL;
     }
     op = l->fds[fd] == w ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
     if (op == EPOLL_CTL_ADD)
@@ -217,8 +221,14 @@ tp_watch_set(struct tp_loop *l, struct tp_watch *w, int fd, uint32_t events)
     memset(&ev, 0, sizeof(ev));
     ev.events = events;
     ev.data.u64 = ((uint64_t)w->gen << 32) | (uint32_t)fd;
-    if (epoll_ctl(l->epfd, op, fd, &ev) != 0)
-        return -1;
+    if (epoll_ctl(l->epfd, op, fd, &ev) != 0) {
+        /* ADD on an fd epoll still holds (closed-and-reused description
+         * kept alive elsewhere), or MOD on one it already dropped */
+        op = errno == EEXIST ? EPOLL_CTL_MOD
+           : errno == ENOENT ? EPOLL_CTL_ADD : -1;
+        if (op < 0 || epoll_ctl(l->epfd, op, fd, &ev) != 0)
+            return -1;
+    }
     w->fd = fd;
     w->events = events;
     l->fds[fd] = w;

@@ -75,7 +75,10 @@ drain(struct tlspol_ctx *ctx)
         curl_slist_free_all(f->resolve);
         f->resolve = NULL;
         if (cc != CURLE_OK) {
-            if (f->too_big || cc == CURLE_FILESIZE_EXCEEDED)
+            if (cc == CURLE_OPERATION_TIMEDOUT)
+                fail(f, "%s: timed out after %u ms (%zu bytes of body "
+                     "received)", f->url, ctx->timeout_ms, f->len);
+            else if (f->too_big || cc == CURLE_FILESIZE_EXCEEDED)
                 fail(f, "%s: body larger than %d "
                          "bytes", f->url, TP_STS_BODY_MAX);
             else

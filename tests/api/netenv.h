@@ -1,0 +1,44 @@
+/*
+ * netenv.h - shared set-up for tests that need the hermetic test network
+ * (tests/net/with-net.sh exports TLSPOL_TEST_*).  Without it the tests
+ * skip, unless TLSPOL_REQUIRE_NET=1 (set by tests/run-all), when a
+ * missing network is a failure: CI can never pass by skipping.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TEST_NETENV_H
+#define TEST_NETENV_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "tlspol/tlspol.h"
+
+/* net_ctx - a context pointed at the test network, or skip/fail */
+static inline tlspol_ctx *
+net_ctx(unsigned int timeout_ms)
+{
+    const char *res = getenv("TLSPOL_TEST_RESOLVER");
+    const char *ta = getenv("TLSPOL_TEST_TA");
+    const char *ca = getenv("TLSPOL_TEST_CA");
+    const char *req = getenv("TLSPOL_REQUIRE_NET");
+    tlspol_ctx *ctx = NULL;
+
+    if (res == NULL || ta == NULL || ca == NULL) {
+        if (req != NULL && strcmp(req, "1") == 0)
+            cr_assert_fail("TLSPOL_REQUIRE_NET=1 but the test network is not "
+                     "set up (run under tests/net/with-net.sh)");
+        cr_skip_test("no test network (run under tests/net/with-net.sh)");
+    }
+    cr_assert_eq(tlspol_ctx_new(&ctx), TLSPOL_OK);
+    cr_assert_eq(tlspol_ctx_set_resolvers(ctx, res), TLSPOL_OK);
+    cr_assert_eq(tlspol_ctx_set_trust_anchor_file(ctx, ta), TLSPOL_OK);
+    cr_assert_eq(tlspol_ctx_set_ca_file(ctx, ca), TLSPOL_OK);
+    if (timeout_ms)
+        cr_assert_eq(tlspol_ctx_set_timeout(ctx, timeout_ms), TLSPOL_OK);
+    return ctx;
+}
+
+#endif
