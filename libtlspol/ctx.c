@@ -158,8 +158,6 @@ set_string(struct tlspol_ctx *ctx, char **slot, const char *v,
 {
     char *copy;
 
-    if (ctx == NULL)
-        return TLSPOL_ERR_INVAL;
     if (v == NULL || v[0] == '\0') {
         tp_ctx_seterr(ctx, "%s: empty value", what);
         return TLSPOL_ERR_INVAL;
@@ -180,24 +178,32 @@ set_string(struct tlspol_ctx *ctx, char **slot, const char *v,
 TP_EXPORT tlspol_status
 tlspol_ctx_set_resolvers(tlspol_ctx *ctx, const char *list)
 {
+    if (ctx == NULL)
+        return TLSPOL_ERR_INVAL;
     return set_string(ctx, &ctx->resolvers, list, "resolvers");
 }
 
 TP_EXPORT tlspol_status
 tlspol_ctx_set_trust_anchor_file(tlspol_ctx *ctx, const char *path)
 {
+    if (ctx == NULL)
+        return TLSPOL_ERR_INVAL;
     return set_string(ctx, &ctx->trust_anchor_file, path, "trust anchor");
 }
 
 TP_EXPORT tlspol_status
 tlspol_ctx_set_ca_file(tlspol_ctx *ctx, const char *path)
 {
+    if (ctx == NULL)
+        return TLSPOL_ERR_INVAL;
     return set_string(ctx, &ctx->ca_file, path, "CA file");
 }
 
 TP_EXPORT tlspol_status
 tlspol_ctx_set_ca_path(tlspol_ctx *ctx, const char *path)
 {
+    if (ctx == NULL)
+        return TLSPOL_ERR_INVAL;
     return set_string(ctx, &ctx->ca_path, path, "CA path");
 }
 

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""test_query.py TLSPOL_QUERY - tlspol-query end to end against the test
+network: every MTA-STS scenario in line, JSON and --explain output, exit
+codes, argument errors.  Prints TAP.  Needs tests/net/with-net.sh; skips
+without it unless TLSPOL_REQUIRE_NET=1."""
+
+import json
+import os
+import subprocess
+import sys
+
+EXE = sys.argv[1]
+ENV = os.environ
+NET = all(k in ENV for k in ("TLSPOL_TEST_RESOLVER", "TLSPOL_TEST_TA",
+                             "TLSPOL_TEST_CA"))
+NETARGS = ["-r", ENV.get("TLSPOL_TEST_RESOLVER", ""),
+           "-a", ENV.get("TLSPOL_TEST_TA", ""),
+           "-c", ENV.get("TLSPOL_TEST_CA", ""), "-t", "2"]
+
+# domain, verdict, tls, words expected in the reason
+SCENARIOS = [
+    ("enforce.test", "STS_ENFORCE", "must", "1 of 1 MX hosts match"),
+    ("testing.test", "STS_TESTING", "may", "MTA-STS testing"),
+    ("none.test", "NO_POLICY", "may", "MTA-STS mode none"),
+    ("wildcard.test", "STS_ENFORCE", "must", "1 of 2 MX hosts match"),
+    ("multi-mx.test", "STS_ENFORCE", "must", "2 of 2 MX hosts match"),
+    ("mx-mismatch.test", "TEMPFAIL", "defer", "no MX host matches"),
+    ("no-txt.test", "NO_POLICY", "may", "no TXT record"),
+    ("bad-txt.test", "NO_POLICY", "may", "TXT: id:"),
+    ("two-txt.test", "NO_POLICY", "may", "2 v=STSv1 records"),
+    ("split-txt.test", "STS_ENFORCE", "must", "id split1"),
+    ("ext-txt.test", "STS_ENFORCE", "must", "id ext1"),
+    ("cname-txt.test", "STS_ENFORCE", "must", "1 of 1 MX hosts match"),
+    ("http-404.test", "NO_POLICY", "may", "HTTP status 404"),
+    ("redirect.test", "NO_POLICY", "may", "HTTP status 301"),
+    ("wrong-name.test", "NO_POLICY", "may", "hostname mismatch"),
+    ("unknown-ca.test", "NO_POLICY", "may", "local issuer"),
+    ("expired-cert.test", "NO_POLICY", "may", "certificate has expired"),
+    ("text-html.test", "NO_POLICY", "may", "text/html"),
+    ("oversize.test", "NO_POLICY", "may", "body larger than 65536"),
+    ("no-version.test", "NO_POLICY", "may", "missing version"),
+    ("bad-mode.test", "NO_POLICY", "may", "line 2: mode:"),
+    ("big-maxage.test", "STS_ENFORCE", "must", "1 of 1 MX hosts match"),
+    ("crlf.test", "STS_ENFORCE", "must", "1 of 1 MX hosts match"),
+    ("unknown-keys.test", "STS_ENFORCE", "must", "1 of 1 MX hosts match"),
+    ("slow.test", "NO_POLICY", "may", "timed out after 2000 ms"),
+    ("no-addr.test", "NO_POLICY", "may", "has no address"),
+]
+
+results = []
+
+
+def check(name, cond, detail=""):
+    results.append((name, bool(cond), detail))
+
+
+def run(*args):
+    p = subprocess.run([EXE, *args], capture_output=True, text=True,
+                       timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def offline_checks():
+    rc, out, err = run("--help")
+    check("--help exits 0 and documents exit status",
+          rc == 0 and "Exit status" in out and "--explain" in out, out)
+    rc, out, _ = run("--version")
+    check("--version", rc == 0 and out.startswith("tlspol-query "), out)
+    rc, _, err = run()
+    check("no domain is a usage error", rc == 2 and "no DOMAIN" in err, err)
+    rc, _, err = run("--bogus-option", "x.test")
+    check("unknown option is a usage error", rc == 2, err)
+    rc, _, err = run("-t", "abc", "x.test")
+    check("bad --timeout is a usage error",
+          rc == 2 and "--timeout" in err, err)
+    rc, _, err = run(".example.com")
+    check("leading-dot key rejected with reason",
+          rc == 2 and "leading dot" in err, err)
+    rc, _, err = run("[mx.example.com]:25")
+    check("bracketed next hop rejected", rc == 2 and "bracketed" in err, err)
+    rc, _, err = run("192.0.2.7")
+    check("IP literal rejected", rc == 2 and "IP address" in err, err)
+    rc, _, err = run("-a", "/nonexistent/ta", "enforce.test")
+    check("unreadable trust anchor exits 3 naming the file",
+          rc == 3 and "/nonexistent/ta" in err, err)
+    rc, _, err = run("-r", "not-an-address", "enforce.test")
+    check("bad resolver exits 2 naming it",
+          rc == 2 and "not-an-address" in err, err)
+
+
+def net_checks():
+    doms = [s[0] for s in SCENARIOS]
+    rc, out, err = run(*NETARGS, *doms)
+    lines = out.splitlines()
+    check("one line per domain", len(lines) == len(doms), out + err)
+    check("a TEMPFAIL verdict exits 1", rc == 1, f"rc={rc} {err}")
+    for (dom, verdict, tls, words), line in zip(SCENARIOS, lines):
+        parts = line.split(" ", 3)
+        ok = (len(parts) == 4 and parts[0] == dom and parts[1] == verdict
+              and parts[2] == tls and words in parts[3])
+        check(f"line: {dom} {verdict}", ok, line)
+
+    rc, out, err = run(*NETARGS, "--json", *doms)
+    objs = []
+    try:
+        objs = [json.loads(x) for x in out.splitlines()]
+    except ValueError as e:
+        check("--json output parses", False, f"{e}: {out[:300]}")
+    check("--json: one object per domain", len(objs) == len(doms), err)
+    for (dom, verdict, tls, words), o in zip(SCENARIOS, objs):
+        ok = (o.get("domain") == dom and o.get("verdict") == verdict and
+              o.get("tls") == tls and words in o.get("reason", "") and
+              isinstance(o.get("hosts"), list) and
+              isinstance(o.get("trace"), list) and len(o["trace"]) > 1)
+        check(f"json: {dom}", ok, json.dumps(o)[:400])
+    enf = next((o for o in objs if o.get("domain") == "enforce.test"), {})
+    sts = enf.get("mta_sts") or {}
+    check("json: enforce.test mta_sts block",
+          sts.get("mode") == "enforce" and sts.get("id") == "20261129T1"
+          and sts.get("max_age") == 86400 and
+          sts.get("mx") == ["mx1.enforce.test"] and
+          sts.get("expires", 0) > sts.get("fetched", 0) > 0, json.dumps(sts))
+    big = next((o for o in objs if o.get("domain") == "big-maxage.test"), {})
+    check("json: max_age clamped to 31557600",
+          (big.get("mta_sts") or {}).get("max_age") == 31557600,
+          json.dumps(big)[:300])
+
+    rc, out, err = run(*NETARGS, "--explain", "wildcard.test")
+    check("--explain exits 0", rc == 0, err)
+    for want in ("verdict:  STS_ENFORCE", "DNS MX wildcard.test: NOERROR "
+                 "secure", "DNS TXT _mta-sts.wildcard.test", "HTTPS GET "
+                 "https://mta-sts.wildcard.test/.well-known/mta-sts.txt: 200",
+                 "rule: RFC 8461", "deep.sub.wildcard.test  (does NOT match",
+                 "mx1.wildcard.test  (matches policy)"):
+        check(f"--explain shows '{want}'", want in out, out)
+
+    rc, out, err = run(*NETARGS, "enforce.test", "testing.test")
+    check("all resolved, none TEMPFAIL: exit 0", rc == 0, out + err)
+    rc, out, err = run(*NETARGS, "-v", "bad-txt.test")
+    check("-v logs the rejected TXT record to stderr at warning level",
+          rc == 0 and "warning: bad-txt.test: TXT: id:" in err, err)
+
+
+def main():
+    offline_checks()
+    if NET:
+        net_checks()
+    elif ENV.get("TLSPOL_REQUIRE_NET") == "1":
+        check("test network present (TLSPOL_REQUIRE_NET=1)", False)
+    print(f"1..{len(results) + (0 if NET else 1)}")
+    n = 0
+    for n, (name, ok, detail) in enumerate(results, 1):
+        print(f"{'ok' if ok else 'not ok'} {n} - {name}")
+        if not ok:
+            for line in str(detail).splitlines()[:20]:
+                print(f"#   {line}")
+    if not NET:
+        print(f"ok {n + 1} - network checks # SKIP no test network")
+    return 0
+
+
+sys.exit(main())

@@ -1,0 +1,22 @@
+#!/bin/sh
+# tests/deps.sh - install the Debian 12 packages needed to build libtlspol
+# and run its whole test suite.  Idempotent: runs apt-get only when a
+# package is missing.  Needs root.
+set -eu
+
+PKGS="meson ninja-build pkg-config gcc g++ clang
+libgetdns-dev libcurl4-openssl-dev libssl-dev libidn2-dev libyaml-dev
+libcriterion-dev dns-root-data
+nsd ldnsutils unbound nginx-light iproute2 openssl curl python3 procps"
+
+missing=
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+        grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

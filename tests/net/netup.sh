@@ -1,0 +1,302 @@
+#!/bin/bash
+# netup.sh STATEDIR - bring up libtlspol's hermetic test network.
+#
+# Creates network namespace ${TLSPOL_NETNS:-tlspol-test} and, inside it,
+# a private DNSSEC-signed root and test. zone (NSD on 127.0.0.2), a
+# validating resolver (Unbound on 127.0.0.1), the MTA-STS policy hosts
+# (nginx on 127.0.1.1:443) and a stalling HTTPS server (slowhttps.py on
+# 127.0.1.2:443). Keys, certificates and zones are made fresh each time;
+# every file, pid and log lives in STATEDIR. Idempotent: whatever an
+# earlier run left (in STATEDIR or in the namespace) is torn down first.
+# Writes STATEDIR/env (shell "export" lines) and returns once Unbound
+# answers a DNSSEC-validated query and the policy host serves a policy.
+# The scenarios are in gen.py; README.md describes them.
+#
+# The machine's own /etc/resolv.conf and trust store are never touched:
+# the namespace gets /etc/netns/$NS/resolv.conf, which "ip netns exec"
+# bind-mounts over /etc/resolv.conf for the commands it runs.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly here
+timeout=${TLSPOL_NET_TIMEOUT:-10}       # seconds per service
+
+die() { printf 'netup: error: %s\n' "$*" >&2; exit 1; }
+
+# die_log NAME LOGFILE: a service failed; show the end of its log and stop.
+die_log() {
+    printf 'netup: error: %s did not come up; last lines of %s:\n' \
+        "$1" "$2" >&2
+    tail -n 25 -- "$2" >&2 2>/dev/null || printf '  (no log)\n' >&2
+    exit 1
+}
+
+[[ $# -eq 1 && -n $1 ]] || { echo "usage: netup.sh STATEDIR" >&2; exit 2; }
+[[ $EUID -eq 0 ]] || die "must run as root (network namespaces)"
+for tool in ip openssl ldns-keygen ldns-signzone nsd nsd-checkconf \
+    unbound unbound-checkconf nginx drill python3 setsid curl; do
+    command -v "$tool" >/dev/null || die "missing tool: $tool"
+done
+
+mkdir -p -- "$1"
+state=$(cd -- "$1" && pwd)
+readonly state
+ns=${TLSPOL_NETNS:-tlspol-test}
+readonly ns
+[[ $ns =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad namespace name: $ns"
+
+in_ns() { ip netns exec "$ns" "$@"; }
+
+start_time=$EPOCHREALTIME
+
+# --- 0. Tear down leftovers, clear generated state ----------------------
+# What STATEDIR last ran (its env names the namespace), then a leftover
+# namespace of our name from a run killed elsewhere.
+TLSPOL_NETNS=$ns "$here/netdown.sh" "$state" >/dev/null
+if [[ -e /run/netns/$ns ]]; then
+    TLSPOL_NETNS=$ns "$here/netdown.sh" "$state/no-such-statedir" >/dev/null
+fi
+rm -rf -- "$state/dns" "$state/pki" "$state/www" "$state/nginx" \
+    "$state/nsd" "$state/unbound" "$state/slow" "$state/certs.tsv" \
+    "$state/ca.pem" "$state/ca.key" "$state/rogue-ca.pem" \
+    "$state/rogue-ca.key" "$state/root.ds" "$state/root.key" "$state/env"
+
+# --- 1. Namespace --------------------------------------------------------
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+mkdir -p "/etc/netns/$ns"
+printf 'nameserver 127.0.0.1\n' >"/etc/netns/$ns/resolv.conf"
+
+write_env() {
+    {
+        printf 'export TLSPOL_NETNS=%q\n' "$ns"
+        printf 'export TLSPOL_TEST_RESOLVER=%q\n' 127.0.0.1
+        printf 'export TLSPOL_TEST_TA=%q\n' "$state/root.ds"
+        printf 'export TLSPOL_TEST_CA=%q\n' "$state/ca.pem"
+        printf 'export TLSPOL_TEST_STATEDIR=%q\n' "$state"
+    } >"$state/env.tmp"
+    mv -- "$state/env.tmp" "$state/env"
+}
+write_env       # now, so that netdown.sh finds the namespace on failure
+
+# --- 2. Zones, policy bodies, nginx.conf, certificate list ---------------
+python3 "$here/gen.py" "$state"
+
+# --- 3. PKI: test CA, rogue CA, leaf certificates ------------------------
+pki=$state/pki
+mkdir -p "$pki/ca-db"
+
+# new_ca NAME CN: self-signed P-256 CA, STATEDIR/NAME.{pem,key}
+new_ca() {
+    openssl req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+        -nodes -keyout "$state/$1.key" -out "$state/$1.pem" -days 30 \
+        -subj "/O=libtlspol tests/CN=$2" \
+        -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+}
+new_ca ca "libtlspol test CA"
+new_ca rogue-ca "libtlspol rogue CA (not trusted)"
+
+# openssl ca is the only OpenSSL 3.0 way to set a notBefore in the past.
+: >"$pki/ca-db/index.txt"
+cat >"$pki/ca-db/openssl.cnf" <<EOF
+[ ca ]
+default_ca = test_ca
+[ test_ca ]
+database = $pki/ca-db/index.txt
+new_certs_dir = $pki/ca-db
+serial = $pki/ca-db/serial
+default_md = sha256
+policy = policy_any
+unique_subject = no
+[ policy_any ]
+commonName = supplied
+EOF
+openssl rand -hex 8 >"$pki/ca-db/serial"
+
+# x509_sign NAME CA EXTFILE: issue pki/NAME.pem from pki/NAME.csr, 30 days.
+x509_sign() {
+    openssl x509 -req -in "$pki/$1.csr" -CA "$state/$2.pem" \
+        -CAkey "$state/$2.key" -set_serial "0x$(openssl rand -hex 8)" \
+        -days 30 -extfile "$3" -out "$pki/$1.pem" 2>/dev/null
+}
+
+# new_leaf NAME ISSUER SAN: P-256 key, serverAuth cert with one DNS SAN.
+new_leaf() {
+    local name=$1 issuer=$2 san=$3
+    local ext=$pki/$name.ext
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" \
+        "keyUsage=critical,digitalSignature" \
+        "extendedKeyUsage=serverAuth" \
+        "subjectAltName=DNS:$san" \
+        "subjectKeyIdentifier=hash" \
+        "authorityKeyIdentifier=keyid" >"$ext"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$pki/$name.key" -out "$pki/$name.csr" \
+        -subj "/CN=$san" 2>/dev/null
+    case $issuer in
+    test) x509_sign "$name" ca "$ext" ;;
+    rogue) x509_sign "$name" rogue-ca "$ext" ;;
+    expired)
+        openssl ca -batch -notext -config "$pki/ca-db/openssl.cnf" \
+            -cert "$state/ca.pem" -keyfile "$state/ca.key" \
+            -in "$pki/$name.csr" -out "$pki/$name.pem" -extfile "$ext" \
+            -startdate "$(date -u -d '-60 days' +%Y%m%d%H%M%SZ)" \
+            -enddate "$(date -u -d '-30 days' +%Y%m%d%H%M%SZ)" 2>/dev/null ;;
+    *) die "unknown issuer '$issuer' for $name" ;;
+    esac
+    rm -f -- "$pki/$name.csr" "$ext"
+}
+while IFS=$'\t' read -r name issuer san; do
+    new_leaf "$name" "$issuer" "$san"
+done <"$state/certs.tsv"
+
+# --- 4. DNSSEC: keys, signatures, DS chain, trust anchor -----------------
+dns=$state/dns
+now=$(date +%s)
+# keygen ZONE [-k]: print the key's base name (K<zone>+013+<tag>)
+keygen() { (cd "$dns" && ldns-keygen -a ECDSAP256SHA256 "${@:2}" "$1"); }
+# sign ZONEFILE KSK ZSK: write ZONEFILE.signed, valid from 1 h ago, 30 days
+sign() {
+    ldns-signzone -i "$((now - 3600))" -e "$((now + 30 * 86400))" \
+        -f "$1.signed" "$1" "$dns/$2" "$dns/$3"
+}
+test_ksk=$(keygen test -k)
+test_zsk=$(keygen test)
+sign "$dns/test.zone" "$test_ksk" "$test_zsk"
+root_ksk=$(keygen . -k)
+root_zsk=$(keygen .)
+cat "$dns/$test_ksk.ds" >>"$dns/root.zone"        # "test. IN DS ..."
+sign "$dns/root.zone" "$root_ksk" "$root_zsk"
+cp -- "$dns/$root_ksk.ds" "$state/root.ds"          # ". IN DS ..."
+sed 's/[[:space:]]*;.*$//' "$dns/$root_ksk.key" >"$state/root.key"
+grep -q 'IN[[:space:]]*DS' "$state/root.ds" || die "no root DS generated"
+
+# --- 5. NSD: authoritative for ".", "test.", "insecure.test." ------------
+mkdir -p "$state/nsd"
+cat >"$state/nsd/nsd.conf" <<EOF
+server:
+    ip-address: 127.0.0.2
+    port: 53
+    do-ip6: no
+    username: ""
+    chroot: ""
+    zonesdir: "$dns"
+    database: ""
+    zonelistfile: "$state/nsd/zone.list"
+    xfrdfile: "$state/nsd/xfrd.state"
+    xfrdir: "$state/nsd"
+    pidfile: "$state/nsd/nsd.pid"
+    logfile: "$state/nsd/nsd.log"
+    server-count: 1
+    verbosity: 1
+    hide-version: yes
+remote-control:
+    control-enable: no
+zone:
+    name: "."
+    zonefile: "root.zone.signed"
+zone:
+    name: "test."
+    zonefile: "test.zone.signed"
+zone:
+    name: "insecure.test."
+    zonefile: "insecure.test.zone"
+EOF
+nsd-checkconf "$state/nsd/nsd.conf" >"$state/nsd/nsd.log" 2>&1 ||
+    die_log nsd-checkconf "$state/nsd/nsd.log"
+in_ns nsd -c "$state/nsd/nsd.conf" >>"$state/nsd/nsd.log" 2>&1 ||
+    die_log nsd "$state/nsd/nsd.log"
+
+# --- 6. Unbound: validating resolver -------------------------------------
+ub=$state/unbound
+mkdir -p "$ub"
+cat >"$ub/unbound.conf" <<EOF
+server:
+    interface: 127.0.0.1
+    port: 53
+    do-ip6: no
+    do-daemonize: yes
+    num-threads: 1
+    # bursts of hundreds of queries (DNSSEC chains) overflow the default
+    # 208 KiB UDP receive buffer and getdns does not retransmit
+    so-rcvbuf: 4m
+    username: ""
+    chroot: ""
+    directory: "$ub"
+    pidfile: "$ub/unbound.pid"
+    logfile: "$ub/unbound.log"
+    use-syslog: no
+    verbosity: 1
+    module-config: "validator iterator"
+    val-log-level: 2
+    access-control: 127.0.0.0/8 allow
+    do-not-query-localhost: no
+    trust-anchor-file: "$state/root.ds"
+    trust-anchor-signaling: no
+    root-key-sentinel: no
+    local-zone: "test." nodefault
+stub-zone:
+    name: "."
+    stub-addr: 127.0.0.2
+remote-control:
+    control-enable: yes
+    control-interface: "$ub/unbound.ctl"
+    control-use-cert: no
+EOF
+unbound-checkconf "$ub/unbound.conf" >"$ub/unbound.log" 2>&1 ||
+    die_log unbound-checkconf "$ub/unbound.log"
+in_ns unbound -c "$ub/unbound.conf" >>"$ub/unbound.log" 2>&1 ||
+    die_log unbound "$ub/unbound.log"
+
+# --- 7. nginx: the policy hosts on 127.0.1.1:443 -------------------------
+ngx=$state/nginx
+in_ns nginx -p "$ngx/" -e "$ngx/error.log" -c "$ngx/nginx.conf" \
+    >"$ngx/start.log" 2>&1 || die_log nginx "$ngx/start.log"
+
+# --- 8. slowhttps.py on 127.0.1.2:443 ------------------------------------
+mkdir -p "$state/slow"
+in_ns setsid -f python3 "$here/slowhttps.py" --addr 127.0.1.2 --port 443 \
+    --cert "$pki/mta-sts.slow.test.pem" --key "$pki/mta-sts.slow.test.key" \
+    --body "$state/www/mta-sts.slow.test.txt" \
+    --pidfile "$state/slow/slowhttps.pid" \
+    </dev/null >"$state/slow/slowhttps.log" 2>&1
+
+# --- 9. Wait until everything answers -------------------------------------
+# wait_for NAME LOG CMD...: retry CMD every 0.1 s for $timeout seconds.
+wait_for() {
+    local name=$1 log=$2 deadline
+    shift 2
+    deadline=$(($(date +%s) + timeout))
+    until "$@" >/dev/null 2>&1; do
+        (($(date +%s) < deadline)) || die_log "$name" "$log"
+        sleep 0.1
+    done
+}
+tcp_open() { in_ns bash -c "exec 3<>/dev/tcp/$1/$2"; }
+# drill_ok FLAG SERVER NAME TYPE [drill options]: NOERROR, header flag FLAG
+drill_ok() {
+    local out
+    out=$(in_ns drill "${@:5}" "$3" "$4" "@$2") || return 1
+    grep -q 'rcode: NOERROR' <<<"$out" &&
+        grep -Eq ";; flags:.* $1[ ;]" <<<"$out"
+}
+
+wait_for nsd "$state/nsd/nsd.log" drill_ok aa 127.0.0.2 . SOA
+wait_for nginx "$ngx/error.log" tcp_open 127.0.1.1 443
+wait_for slowhttps.py "$state/slow/slowhttps.log" \
+    test -s "$state/slow/slowhttps.pid"
+wait_for slowhttps.py "$state/slow/slowhttps.log" tcp_open 127.0.1.2 443
+# A validated (AD) answer proves the whole chain: root DS anchor ->
+# root DNSKEY -> test. DS -> test. DNSKEY -> enforce.test MX.
+wait_for "unbound (validated answer for enforce.test MX)" "$ub/unbound.log" \
+    drill_ok ad 127.0.0.1 enforce.test MX -D
+# End to end: the namespace's resolv.conf, Unbound, nginx and the test CA.
+wait_for "nginx (policy fetch of mta-sts.enforce.test)" "$ngx/error.log" \
+    in_ns curl -fsS --max-time 2 --cacert "$state/ca.pem" \
+    https://mta-sts.enforce.test/.well-known/mta-sts.txt
+
+elapsed=$(awk -v a="$start_time" -v b="$EPOCHREALTIME" \
+    'BEGIN { printf "%.1f", b - a }')
+printf 'netup: network "%s" up in %s s; state in %s (source %s/env)\n' \
+    "$ns" "$elapsed" "$state" "$state" >&2
