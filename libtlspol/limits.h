@@ -17,6 +17,8 @@
 
 /* RFC 8461 §3.1: id is 1*32(ALPHA / DIGIT). */
 #define TP_STS_ID_MAX 32
+/* RFC 8461 §3.1, §3.2: an extension name is (ALPHA / DIGIT) *31(...). */
+#define TP_STS_EXT_NAME_MAX 32
 /* Our cap on one concatenated _mta-sts TXT record. */
 #define TP_STS_TXT_MAX 4096
 /* Our cap on TXT records considered at _mta-sts.<domain>. */
