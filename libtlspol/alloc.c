@@ -30,6 +30,12 @@ tp_alloc_fail_at(unsigned long n)
     fail_countdown = n;
 }
 
+unsigned long
+tp_alloc_fail_pending(void)
+{
+    return fail_countdown;
+}
+
 void *
 tp_malloc(size_t n)
 {

@@ -45,5 +45,8 @@ char *tp_strndup(const char *s, size_t n);
 void tp_free(void *p);
 /* tp_alloc_fail_at - make the Nth allocation from now fail (0: never) */
 void tp_alloc_fail_at(unsigned long n);
+/* tp_alloc_fail_pending - allocations left before the injected failure
+ * (0: none armed, or it already happened) */
+unsigned long tp_alloc_fail_pending(void);
 
 #endif

@@ -102,13 +102,6 @@ tp_log(struct tlspol_ctx *ctx, tlspol_log_level lvl, const char *id,
     ctx->log_fn(lvl, id, msg, ctx->log_ud);
 }
 
-/* kick_cb - the zero timer that makes the fd readable for callbacks */
-static void
-kick_cb(struct tp_timer *t)
-{
-    (void)t;
-}
-
 TP_EXPORT tlspol_status
 tlspol_ctx_new(tlspol_ctx **out)
 {
@@ -128,7 +121,6 @@ tlspol_ctx_new(tlspol_ctx **out)
     }
     ctx->timeout_ms = DEFAULT_TIMEOUT_MS;
     ctx->log_max = TLSPOL_LOG_INFO;
-    tp_timer_init(&ctx->kick, kick_cb, ctx);
     tp_timer_init(&ctx->curl_timer, NULL, ctx);
     *out = ctx;
     return TLSPOL_OK;
@@ -142,7 +134,6 @@ tlspol_ctx_free(tlspol_ctx *ctx)
     tp_lookup_cancel_all(ctx);
     tp_fetch_teardown(ctx);
     tp_dns_teardown(ctx);
-    tp_timer_stop(&ctx->loop, &ctx->kick);
     tp_loop_fini(&ctx->loop);
     tp_free(ctx->resolvers);
     tp_free(ctx->trust_anchor_file);

@@ -308,8 +308,10 @@ take_mx(struct tp_dns_answer *a, getdns_dict *rr)
         getdns_dict_get_bindata(rr, "/rdata/exchange", &ex))
         return -1;
     if (a->mx == NULL && (a->mx = tp_calloc(TP_MX_RRS_MAX,
-                                            sizeof(*a->mx))) == NULL)
+                                            sizeof(*a->mx))) == NULL) {
+        a->nomem = 1;
         return -1;
+    }
     m = &a->mx[a->n];
     if (name_of(ex, m->host) != 0)
         return -1;
@@ -333,11 +335,15 @@ take_txt(struct tp_dns_answer *a, getdns_dict *rr)
         getdns_list_get_length(strs, &ns))
         return -1;
     if (a->txt == NULL && (a->txt = tp_calloc(TP_STS_TXT_RRS_MAX + 1,
-                                              sizeof(*a->txt))) == NULL)
+                                              sizeof(*a->txt))) == NULL) {
+        a->nomem = 1;
         return -1;
+    }
     buf = tp_malloc(TP_STS_TXT_MAX + 1);
-    if (buf == NULL)
+    if (buf == NULL) {
+        a->nomem = 1;
         return -1;
+    }
     for (i = 0; i < ns && len <= TP_STS_TXT_MAX; i++) {
         getdns_bindata *s;
         size_t take;
@@ -372,8 +378,10 @@ take_addr(struct tp_dns_answer *a, getdns_dict *rr, uint32_t type)
         b->size != (type == GETDNS_RRTYPE_A ? 4u : 16u))
         return -1;
     if (a->addr == NULL && (a->addr = tp_calloc(TP_ADDRS_MAX,
-                                                sizeof(*a->addr))) == NULL)
+                                                sizeof(*a->addr))) == NULL) {
+        a->nomem = 1;
         return -1;
+    }
     if (inet_ntop(type == GETDNS_RRTYPE_A ? AF_INET : AF_INET6, b->data,
                   a->addr[a->n], sizeof(a->addr[a->n])) == NULL)
         return -1;
@@ -465,7 +473,12 @@ fill(struct tp_dns_answer *a, getdns_callback_type_t type,
         if (getdns_list_get_dict(replies, i, &reply) == 0)
             take_reply(a, reply, &nx, &noerror);
     }
-    if (a->n > 0)
+    if (a->nomem) {
+        /* A lost record could change the meaning of the RRset (one STS
+         * record instead of two, an implicit MX): fail the lookup. */
+        a->rc = TP_DNS_ERROR;
+        snprintf(a->err, sizeof(a->err), "out of memory");
+    } else if (a->n > 0)
         a->rc = TP_DNS_OK;
     else if (noerror)
         a->rc = TP_DNS_NODATA;
@@ -557,6 +570,8 @@ tp_dns_lookup(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
         out->rc = TP_DNS_ERROR;
         snprintf(out->err, sizeof(out->err), "%s",
                  q ? "name too long" : "out of memory");
+        if (q == NULL)
+            return TP_ENOMEM;
         tp_free(q);
         return -1;
     }

@@ -55,6 +55,7 @@ struct tp_dns_answer {
     char err[128];                  /* for TP_DNS_ERROR */
     size_t n;                       /* records in the array for qtype */
     size_t dropped;                 /* records over a limit or malformed */
+    int nomem;                      /* a record was lost to allocation */
     struct tp_mx_rr *mx;
     struct tp_txt_data *txt;
     char (*addr)[46];               /* INET6_ADDRSTRLEN */
@@ -70,8 +71,9 @@ void tp_dns_teardown(struct tlspol_ctx *ctx);
 /*
  * tp_dns_lookup - start a lookup of name/qtype (qtype 0: A and AAAA).
  * When it completes *out is filled and cb(arg) runs from the loop.
- * *tid receives the transaction id for tp_dns_cancel().  Returns 0, or -1
- * with out->rc = TP_DNS_ERROR and out->err set (cb is then not called).
+ * *tid receives the transaction id for tp_dns_cancel().  Returns 0, or
+ * TP_ENOMEM / -1 with out->rc = TP_DNS_ERROR and out->err set (cb is then
+ * not called).
  */
 int tp_dns_lookup(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
                   struct tp_dns_answer *out, tp_dns_cb cb, void *arg,

@@ -45,7 +45,6 @@ struct tlspol_ctx {
     struct tp_lookup *lookups;
     struct tp_lookup *done;
     size_t n_queries;
-    struct tp_timer kick;          /* makes the fd readable for `done` */
     int in_callback;
     char errmsg[TP_ERRMSG_MAX];
 };
@@ -85,6 +84,7 @@ struct tp_lookup {
     char domain[TP_DOMAIN_MAX + 1];
     char sts_host[TP_DOMAIN_MAX + 1];
     int pending;                   /* sub-operations outstanding */
+    bool nomem;                    /* an allocation of ours failed */
     uint64_t started;
     int64_t fetched_at;            /* wall-clock seconds */
     /* DNS */
@@ -141,6 +141,7 @@ tlspol_status tp_ctx_start(struct tlspol_ctx *ctx);
 /* sts_fetch.c */
 int tp_fetch_setup(struct tlspol_ctx *ctx);
 void tp_fetch_teardown(struct tlspol_ctx *ctx);
+/* tp_fetch_start - 0, TP_ENOMEM, or -1 (f->err says why) */
 int tp_fetch_start(struct tlspol_ctx *ctx, struct tp_fetch *f,
                    const char *host, const struct tp_dns_answer *addrs);
 void tp_fetch_cancel(struct tlspol_ctx *ctx, struct tp_fetch *f);

@@ -8,13 +8,22 @@
  * number, so an event for an fd that was closed and reused within one
  * batch is dropped instead of reaching the wrong owner.
  *
+ * Loop plumbing (timer heap, fd table, getdns event records) allocates
+ * with plain malloc, outside the tp_malloc fault-injection hook: getdns
+ * ignores a failed schedule, so a refused record would stall a query
+ * silently; the heap starts with room for LOOP_PREALLOC timers.  Waking
+ * the loop for finished lookups (tp_loop_wake) uses an eventfd and never
+ * allocates.
+ *
  * The only OS-specific file.  Not pure.  SPDX-License-Identifier: MIT
  */
 #include <errno.h>
 #include <poll.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +33,8 @@
 
 #define IDLE ((size_t)-1)
 #define TFD_TAG UINT64_MAX
+#define EFD_TAG (UINT64_MAX - 1)
+#define LOOP_PREALLOC 256
 /* getdns passes a huge value for "no timeout"; a week counts as forever. */
 #define GD_FOREVER_MS (7ull * 24 * 3600 * 1000)
 #define BATCH 64
@@ -148,7 +159,7 @@ tp_timer_start(struct tp_loop *l, struct tp_timer *t, uint64_t ms)
         tp_timer_stop(l, t);
     if (l->nheap == l->capheap) {
         size_t ncap = l->capheap ? l->capheap * 2 : 16;
-        struct tp_timer **nh = tp_realloc(l->heap, ncap * sizeof(*nh));
+        struct tp_timer **nh = realloc(l->heap, ncap * sizeof(*nh));
 
         if (nh == NULL)
             return -1;
@@ -200,7 +211,7 @@ tp_watch_set(struct tp_loop *l, struct tp_watch *w, int fd, uint32_t events)
 
         while (n <= (size_t)fd)
             n *= 2;
-        nf = tp_realloc(l->fds, n * sizeof(*nf));
+        nf = realloc(l->fds, n * sizeof(*nf));
         if (nf == NULL)
             return -1;
         memset(nf + l->nfds, 0, (n - l->nfds) * sizeof(*nf));
@@ -268,6 +279,12 @@ tp_loop_run_once(struct tp_loop *l, int timeout_ms)
             timers = 1;
             continue;
         }
+        if (tag == EFD_TAG) {
+            uint64_t cnt;
+
+            (void)!read(l->efd, &cnt, sizeof(cnt));
+            continue;
+        }
         if ((size_t)fd >= l->nfds || (w = l->fds[fd]) == NULL ||
             w->gen != (uint32_t)(tag >> 32))
             continue;
@@ -326,7 +343,7 @@ gd_clear(getdns_eventloop *gl, getdns_eventloop_event *ev)
         return GETDNS_RETURN_GOOD;
     tp_watch_clear(l, &g->w);
     tp_timer_stop(l, &g->t);
-    tp_free(g);
+    free(g);
     ev->ev = NULL;
     return GETDNS_RETURN_GOOD;
 }
@@ -343,7 +360,7 @@ gd_schedule(getdns_eventloop *gl, int fd, uint64_t timeout,
         return GETDNS_RETURN_INVALID_PARAMETER;
     if (ev->ev != NULL)
         gd_clear(gl, ev);
-    g = tp_calloc(1, sizeof(*g));
+    g = calloc(1, sizeof(*g));
     if (g == NULL)
         return GETDNS_RETURN_MEMORY_ERROR;
     g->ev = ev;
@@ -365,7 +382,7 @@ gd_schedule(getdns_eventloop *gl, int fd, uint64_t timeout,
     return GETDNS_RETURN_GOOD;
 fail:
     tp_watch_clear(l, &g->w);
-    tp_free(g);
+    free(g);
     return GETDNS_RETURN_GENERIC_ERROR;
 }
 
@@ -408,6 +425,15 @@ tp_loop_getdns(struct tp_loop *l)
     return &l->gd;
 }
 
+void
+tp_loop_wake(struct tp_loop *l)
+{
+    uint64_t one = 1;
+
+    /* EAGAIN means the counter is already non-zero: awake anyway */
+    (void)!write(l->efd, &one, sizeof(one));
+}
+
 int
 tp_loop_init(struct tp_loop *l)
 {
@@ -415,7 +441,11 @@ tp_loop_init(struct tp_loop *l)
 
     memset(l, 0, sizeof(*l));
     l->gd.vmt = &gd_vmt;
-    l->tfd = -1;
+    l->tfd = l->efd = -1;
+    l->heap = malloc(LOOP_PREALLOC * sizeof(*l->heap));
+    if (l->heap == NULL)
+        return -1;
+    l->capheap = LOOP_PREALLOC;
     l->epfd = epoll_create1(EPOLL_CLOEXEC);
     if (l->epfd < 0)
         return -1;
@@ -426,6 +456,12 @@ tp_loop_init(struct tp_loop *l)
     ev.events = EPOLLIN;
     ev.data.u64 = TFD_TAG;
     if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->tfd, &ev) != 0)
+        goto fail;
+    l->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (l->efd < 0)
+        goto fail;
+    ev.data.u64 = EFD_TAG;
+    if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, l->efd, &ev) != 0)
         goto fail;
     return 0;
 fail:
@@ -438,11 +474,13 @@ tp_loop_fini(struct tp_loop *l)
 {
     if (l->tfd >= 0)
         close(l->tfd);
+    if (l->efd >= 0)
+        close(l->efd);
     if (l->epfd >= 0)
         close(l->epfd);
-    l->tfd = l->epfd = -1;
-    tp_free(l->heap);
-    tp_free(l->fds);
+    l->tfd = l->efd = l->epfd = -1;
+    free(l->heap);
+    free(l->fds);
     l->heap = NULL;
     l->fds = NULL;
     l->nheap = l->capheap = l->nfds = 0;

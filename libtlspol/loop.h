@@ -38,6 +38,7 @@ struct tp_watch {
 struct tp_loop {
     int epfd;                  /* the public fd */
     int tfd;                   /* timerfd, member of epfd */
+    int efd;                   /* eventfd for tp_loop_wake, member of epfd */
     struct tp_timer **heap;    /* owned array; timers are borrowed */
     size_t nheap, capheap;
     uint64_t seq;
@@ -74,6 +75,9 @@ void tp_watch_clear(struct tp_loop *l, struct tp_watch *w);
 /* tp_loop_run_once - handle ready fds and due timers, without blocking
  * (or, with timeout_ms >= 0, waiting at most that long first): 0 or -1 */
 int tp_loop_run_once(struct tp_loop *l, int timeout_ms);
+
+/* tp_loop_wake - make the public fd readable now; never fails */
+void tp_loop_wake(struct tp_loop *l);
 
 /* tp_loop_getdns - the getdns_eventloop for getdns_context_set_eventloop */
 getdns_eventloop *tp_loop_getdns(struct tp_loop *l);

@@ -93,6 +93,8 @@ on_fetch(struct tp_fetch *f)
         lk->fetched_at = (int64_t)time(NULL);
         lk->pol_rc = tp_sts_policy_parse(f->body, f->len, &lk->pol,
                                          &lk->pol_err);
+        if (lk->pol_rc == TP_ENOMEM)
+            lk->nomem = true;
         if (lk->pol_rc != TP_OK) {
             trace(lk, "%s", lk->pol_err.msg);
             tp_log(lk->ctx, TLSPOL_LOG_WARN, TP_MSG_STS_POLICY_BAD,
@@ -128,6 +130,7 @@ on_addr(void *arg)
     struct tp_lookup *lk = arg;
     char head[160], list[TP_TRACE_LINE_MAX / 2] = "";
     size_t i, used = 0;
+    int rc;
 
     lk->addr_busy = false;
     dns_head(&lk->addr, head, sizeof(head));
@@ -151,7 +154,10 @@ on_addr(void *arg)
     lk->fetch_ran = true;
     lk->fetch_busy = true;
     lk->pending++;
-    if (tp_fetch_start(lk->ctx, &lk->fetch, lk->sts_host, &lk->addr) != 0) {
+    rc = tp_fetch_start(lk->ctx, &lk->fetch, lk->sts_host, &lk->addr);
+    if (rc != 0) {
+        if (rc == TP_ENOMEM)
+            lk->nomem = true;
         lk->fetch_busy = false;
         trace(lk, "HTTPS GET %s", lk->fetch.err);
         lk->pending--;
@@ -166,6 +172,7 @@ on_txt(void *arg)
     struct tp_txt_rr rrs[TP_STS_TXT_RRS_MAX + 1];
     char head[160];
     size_t i;
+    int rc;
 
     lk->txt_busy = false;
     dns_head(&lk->txt, head, sizeof(head));
@@ -213,8 +220,10 @@ on_txt(void *arg)
     memcpy(lk->sts_host + 8, lk->domain, strlen(lk->domain) + 1);
     lk->addr_busy = true;
     lk->pending++;
-    if (tp_dns_lookup(lk->ctx, lk->sts_host, 0, &lk->addr, on_addr, lk,
-                      &lk->addr_tid) != 0) {
+    rc = tp_dns_lookup(lk->ctx, lk->sts_host, 0, &lk->addr, on_addr, lk,
+                       &lk->addr_tid);
+    if (rc != 0) {
+        lk->nomem |= rc == TP_ENOMEM;
         lk->addr_busy = false;
         lk->pending--;
         snprintf(lk->fetch.err, sizeof(lk->fetch.err),
@@ -262,6 +271,8 @@ finish(struct tp_lookup *lk)
 
     memset(&in, 0, sizeof(in));
     in.domain = lk->domain;
+    if (lk->nomem || lk->mx.nomem || lk->txt.nomem || lk->addr.nomem)
+        in.internal_error = "out of memory";
     in.sts = sts_state(lk, &in.sts_detail);
     if (in.sts == TP_STS_VALID) {
         in.pol = &lk->pol;
@@ -288,7 +299,7 @@ finish(struct tp_lookup *lk)
     }
     lk->next = ctx->done;
     ctx->done = lk;
-    tp_timer_start(&ctx->loop, &ctx->kick, 0);
+    tp_loop_wake(&ctx->loop);
 }
 
 /* lookup_free - release a lookup that has no outstanding operations */
@@ -379,6 +390,7 @@ static void
 lookup_start(struct tp_lookup *lk)
 {
     char name[TP_DOMAIN_MAX + 16];
+    int rc;
 
     lk->pending = 1; /* held until both lookups are started */
     lk->started = tp_loop_now();
@@ -386,8 +398,10 @@ lookup_start(struct tp_lookup *lk)
            "started", lk->domain);
     lk->mx_busy = true;
     lk->pending++;
-    if (tp_dns_lookup(lk->ctx, lk->domain, GETDNS_RRTYPE_MX, &lk->mx, on_mx,
-                      lk, &lk->mx_tid) != 0) {
+    rc = tp_dns_lookup(lk->ctx, lk->domain, GETDNS_RRTYPE_MX, &lk->mx, on_mx,
+                       lk, &lk->mx_tid);
+    if (rc != 0) {
+        lk->nomem |= rc == TP_ENOMEM;
         lk->mx_busy = false;
         lk->pending--;
         trace(lk, "DNS MX %s: could not start: %s", lk->domain, lk->mx.err);
@@ -404,8 +418,10 @@ lookup_start(struct tp_lookup *lk)
     }
     lk->txt_busy = true;
     lk->pending++;
-    if (tp_dns_lookup(lk->ctx, name, GETDNS_RRTYPE_TXT, &lk->txt, on_txt,
-                      lk, &lk->txt_tid) != 0) {
+    rc = tp_dns_lookup(lk->ctx, name, GETDNS_RRTYPE_TXT, &lk->txt, on_txt,
+                       lk, &lk->txt_tid);
+    if (rc != 0) {
+        lk->nomem |= rc == TP_ENOMEM;
         lk->txt_busy = false;
         lk->pending--;
         lk->txt_rc = TP_ENOENT;

@@ -14,6 +14,7 @@
  * Not pure.  Limits: TP_STS_BODY_MAX, TP_STS_CTYPE_MAX, TP_ADDRS_MAX.
  * SPDX-License-Identifier: MIT
  */
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
@@ -147,12 +148,12 @@ cm_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *sockp)
         if (cs != NULL) {
             tp_watch_clear(&ctx->loop, &cs->w);
             curl_multi_assign(ctx->multi, s, NULL);
-            tp_free(cs);
+            free(cs);
         }
         return 0;
     }
     if (cs == NULL) {
-        cs = tp_calloc(1, sizeof(*cs));
+        cs = calloc(1, sizeof(*cs)); /* loop plumbing: see loop.c */
         if (cs == NULL)
             return -1;
         cs->ctx = ctx;
@@ -299,7 +300,7 @@ tp_fetch_start(struct tlspol_ctx *ctx, struct tp_fetch *f, const char *host,
 nomem:
     fail(f, "%s: out of memory", f->url);
     tp_fetch_clear(f);
-    return -1;
+    return TP_ENOMEM;
 fail:
     fail(f, "%s: curl refused an option", f->url);
     tp_fetch_clear(f);

@@ -2,6 +2,8 @@
  * verdict.c - plain facts in, verdict out (DESIGN §5).
  *
  * Rules implemented here, in order:
+ *  - Our own failure (out of memory while looking up): TEMPFAIL, never a
+ *    weaker verdict built from partial facts.
  *  - MX RRset lookup failed or bogus: TEMPFAIL.  The MTA could not pick
  *    hosts safely either (RFC 7672 §2.2.1; RFC 5321 §5.1).
  *  - NXDOMAIN: no policy (nothing to deliver to).  Null MX (RFC 7505 §3):
@@ -143,6 +145,14 @@ tp_verdict_eval(const struct tp_verdict_in *in, struct tp_verdict_out *out)
     out->source = TLSPOL_SOURCE_NONE;
     out->mode = TLSPOL_STS_MODE_ABSENT;
 
+    if (in->internal_error != NULL) {
+        out->verdict = TLSPOL_VERDICT_TEMPFAIL;
+        out->rule = "internal error: defer rather than decide on partial "
+                    "facts";
+        snprintf(out->reason, sizeof(out->reason), "internal error while "
+                 "resolving %s: %s", in->domain, in->internal_error);
+        return;
+    }
     if (in->mx_rc == TP_DNS_ERROR || in->mx_sec == TP_SEC_BOGUS) {
         out->verdict = TLSPOL_VERDICT_TEMPFAIL;
         out->rule = "RFC 7672 §2.2.1: MX lookup failed, defer";

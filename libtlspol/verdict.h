@@ -27,6 +27,7 @@ enum tp_sts_state {
 
 struct tp_verdict_in {
     const char *domain;
+    const char *internal_error;        /* non-NULL: we failed, not DNS */
     /* MTA-STS */
     enum tp_sts_state sts;
     const char *sts_detail;            /* why, for every state but VALID */

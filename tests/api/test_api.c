@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include "../leakcheck.h"
 #include "tlspol/tlspol.h"
 
 static void
@@ -62,6 +63,7 @@ ParameterizedTest(struct bad *b, api, rejects_invalid_domain)
     cr_assert_null(r);
     cr_assert_eq(tlspol_ctx_pending(ctx), 0);
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 Test(api, rejects_overlong_domain)
@@ -79,6 +81,7 @@ Test(api, rejects_overlong_domain)
     cr_assert(strstr(tlspol_ctx_errmsg(ctx), "253") != NULL, "%s",
               tlspol_ctx_errmsg(ctx));
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 Test(api, null_arguments)
@@ -123,6 +126,7 @@ Test(api, timeout_range)
     cr_assert_eq(tlspol_ctx_set_timeout(ctx, 100), TLSPOL_OK);
     cr_assert_eq(tlspol_ctx_set_timeout(ctx, 600000), TLSPOL_OK);
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 struct badres {
@@ -159,6 +163,7 @@ ParameterizedTest(struct badres *b, api, rejects_bad_resolver_list)
     cr_assert(strstr(tlspol_ctx_errmsg(ctx), b->msg) != NULL,
               "%s: \"%s\"", b->list, tlspol_ctx_errmsg(ctx));
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 Test(api, names_are_stable)

@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
+#include "../leakcheck.h"
 #include "netenv.h"
 #include "tlspol/tlspol.h"
 
@@ -110,6 +111,7 @@ ParameterizedTest(struct scen *s, sts, scenario, .timeout = 30)
     cr_expect_gt(tlspol_result_trace_count(r), 1);
     tlspol_result_free(r);
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 Test(sts, enforce_result_carries_policy_details)
@@ -139,6 +141,7 @@ Test(sts, enforce_result_carries_policy_details)
     cr_assert_eq(tlspol_result_json(r), js, "JSON is built once");
     tlspol_result_free(r);
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 Test(sts, wildcard_matches_exactly_one_label)
@@ -155,6 +158,7 @@ Test(sts, wildcard_matches_exactly_one_label)
     cr_assert_eq(tlspol_result_host_sts_match(r, 1), 0);
     tlspol_result_free(r);
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 Test(sts, max_age_is_clamped)
@@ -166,6 +170,7 @@ Test(sts, max_age_is_clamped)
     cr_assert_eq(tlspol_result_sts_max_age(r), 31557600);
     tlspol_result_free(r);
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 Test(sts, no_policy_hosts_have_no_match_state)
@@ -181,6 +186,7 @@ Test(sts, no_policy_hosts_have_no_match_state)
     cr_assert_eq(tlspol_result_host_sts_match(r, 0), -1);
     tlspol_result_free(r);
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 /* --- asynchronous use ---------------------------------------------- */
@@ -265,6 +271,7 @@ Test(async, concurrent_queries_for_one_domain_share_a_lookup)
     cr_assert_eq(b.v, TLSPOL_VERDICT_STS_ENFORCE);
     cr_assert_eq(c.v, TLSPOL_VERDICT_STS_TESTING);
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 Test(async, canceled_query_never_calls_back)
@@ -284,6 +291,7 @@ Test(async, canceled_query_never_calls_back)
     cr_assert_eq(b.calls, 1);
     cr_assert_eq(b.v, TLSPOL_VERDICT_STS_ENFORCE);
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 Test(async, every_scenario_in_flight_at_once)
@@ -304,6 +312,7 @@ Test(async, every_scenario_in_flight_at_once)
                      g[i].reason);
     }
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 Test(async, free_with_queries_in_flight)
@@ -320,8 +329,9 @@ Test(async, free_with_queries_in_flight)
         poll(&p, 1, 20);
         tlspol_ctx_dispatch(ctx);
     }
-    tlspol_ctx_free(ctx); /* ASan checks for leaks and use-after-free */
+    tlspol_ctx_free(ctx);
     cr_assert_eq(a.calls, 0);
+    ASSERT_NO_LEAKS();
 }
 
 static tlspol_status inner_status = TLSPOL_OK;
@@ -349,6 +359,7 @@ Test(async, sync_call_from_callback_is_busy)
     run_until_idle(ctx);
     cr_assert_eq(inner_status, TLSPOL_ERR_BUSY);
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 Test(setup, unreadable_trust_anchor_is_an_io_error)
@@ -366,6 +377,7 @@ Test(setup, unreadable_trust_anchor_is_an_io_error)
               "%s", tlspol_ctx_errmsg(ctx));
     cr_assert_null(r);
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
 
 Test(setup, options_are_fixed_after_first_resolve)
@@ -379,4 +391,5 @@ Test(setup, options_are_fixed_after_first_resolve)
                  TLSPOL_ERR_BUSY);
     cr_assert_eq(tlspol_ctx_set_timeout(ctx, 1000), TLSPOL_ERR_BUSY);
     tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }
