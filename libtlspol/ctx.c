@@ -4,7 +4,8 @@
  *
  * Options are fixed at the first resolve, when getdns and curl multi are
  * set up on the context's loop.  No global state apart from libcurl's
- * one-time global init, which libcurl itself makes thread-safe (7.84+).
+ * reference-counted global init (thread-safe since libcurl 7.84), taken
+ * by each context and released when it is freed.
  *
  * Not pure.  SPDX-License-Identifier: MIT
  */
@@ -113,10 +114,13 @@ tlspol_ctx_new(tlspol_ctx **out)
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return TLSPOL_ERR_INTERNAL;
     ctx = tp_calloc(1, sizeof(*ctx));
-    if (ctx == NULL)
+    if (ctx == NULL) {
+        curl_global_cleanup();
         return TLSPOL_ERR_NOMEM;
+    }
     if (tp_loop_init(&ctx->loop) != 0) {
         tp_free(ctx);
+        curl_global_cleanup();
         return TLSPOL_ERR_INTERNAL;
     }
     ctx->timeout_ms = DEFAULT_TIMEOUT_MS;
@@ -140,6 +144,7 @@ tlspol_ctx_free(tlspol_ctx *ctx)
     tp_free(ctx->ca_file);
     tp_free(ctx->ca_path);
     tp_free(ctx);
+    curl_global_cleanup(); /* balances the init in tlspol_ctx_new */
 }
 
 /* set_string - replace an owned option string before the first resolve */

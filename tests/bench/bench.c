@@ -1,0 +1,271 @@
+/*
+ * bench.c - libtlspol benchmark (a program, not a test).
+ *
+ *   bench parse                 parser throughput (policy body, TXT, domain)
+ *   bench resolve [-n N] [-c C] [-t MS] DOMAIN...
+ *                               N uncached lookups, at most C in flight,
+ *                               cycling over DOMAIN...; needs resolver, TA
+ *                               and CA from TLSPOL_TEST_* (run it under
+ *                               tests/net/with-net.sh) or the defaults
+ *
+ * Prints throughput and latency percentiles, and the RSS growth.
+ * There is no policy cache yet, so every lookup is a cold one.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "domain.h"
+#include "sts.h"
+#include "tlspol/tlspol.h"
+
+static double
+now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* rss_kib - resident set size from /proc/self/statm */
+static long
+rss_kib(void)
+{
+    long pages = 0, rss = 0;
+    FILE *fp = fopen("/proc/self/statm", "r");
+
+    if (fp == NULL)
+        return -1;
+    if (fscanf(fp, "%ld %ld", &pages, &rss) != 2)
+        rss = -1;
+    fclose(fp);
+    return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+static double
+pct(const double *sorted, size_t n, double p)
+{
+    size_t i = (size_t)(p / 100.0 * (double)(n - 1) + 0.5);
+
+    return sorted[i < n ? i : n - 1];
+}
+
+static void
+report(const char *what, double *lat, size_t n, double secs)
+{
+    qsort(lat, n, sizeof(*lat), cmp_double);
+    printf("%-30s %8zu ops %10.0f ops/s  p50 %10.1f us  p99 %10.1f us  "
+           "p99.9 %10.1f us  max %10.1f us\n", what, n, (double)n / secs,
+           pct(lat, n, 50) * 1e6, pct(lat, n, 99) * 1e6,
+           pct(lat, n, 99.9) * 1e6, lat[n - 1] * 1e6);
+}
+
+/* bench_one_parser - time `rounds` calls of fn on one input */
+static void
+bench_parse(void)
+{
+    static const char pol[] =
+        "version: STSv1\r\nmode: enforce\r\nmx: mail.example.com\r\n"
+        "mx: *.example.net\r\nmx: backupmx.example.com\r\n"
+        "max_age: 604800\r\n";
+    static const char txt[] = "v=STSv1; id=20160831085700Z;";
+    static const char dom[] = "Mail.Example.COM.";
+    enum { ROUNDS = 200000 };
+    double *lat = malloc(ROUNDS * sizeof(*lat)), t0, t1;
+    struct tp_err e;
+    size_t i;
+
+    if (lat == NULL)
+        return;
+    t0 = now_s();
+    for (i = 0; i < ROUNDS; i++) {
+        struct tp_sts_policy p;
+        double s = now_s();
+
+        if (tp_sts_policy_parse((const uint8_t *)pol, sizeof(pol) - 1, &p,
+                                &e) != TP_OK)
+            abort();
+        tp_sts_policy_free(&p);
+        lat[i] = now_s() - s;
+    }
+    t1 = now_s();
+    report("parse policy body (6 lines)", lat, ROUNDS, t1 - t0);
+    t0 = now_s();
+    for (i = 0; i < ROUNDS; i++) {
+        struct tp_sts_txt t;
+        double s = now_s();
+
+        if (tp_sts_txt_parse((const uint8_t *)txt, sizeof(txt) - 1, &t,
+                             &e) != TP_OK)
+            abort();
+        lat[i] = now_s() - s;
+    }
+    t1 = now_s();
+    report("parse TXT record", lat, ROUNDS, t1 - t0);
+    t0 = now_s();
+    for (i = 0; i < ROUNDS; i++) {
+        char out[TP_DOMAIN_MAX + 1];
+        double s = now_s();
+
+        if (tp_domain_normalize(dom, sizeof(dom) - 1, out, &e) != TP_OK)
+            abort();
+        lat[i] = now_s() - s;
+    }
+    t1 = now_s();
+    report("normalize domain", lat, ROUNDS, t1 - t0);
+    free(lat);
+}
+
+struct slot {
+    double start;
+    size_t idx;
+    double *lat;
+    size_t *done;
+    size_t *bad;
+};
+
+static void
+on_done(tlspol_status st, tlspol_result *r, void *ud)
+{
+    struct slot *s = ud;
+
+    s->lat[s->idx] = now_s() - s->start;
+    if (st != TLSPOL_OK || tlspol_result_verdict(r) == TLSPOL_VERDICT_TEMPFAIL)
+        (*s->bad)++;
+    (*s->done)++;
+    tlspol_result_free(r);
+    free(s);
+}
+
+/* num - a positive decimal number of at most 9 digits, or 0 */
+static size_t
+num(const char *s)
+{
+    char *end;
+    unsigned long v;
+
+    if (*s < '0' || *s > '9' || strlen(s) > 9)
+        return 0;
+    v = strtoul(s, &end, 10);
+    return *end == '\0' ? (size_t)v : 0;
+}
+
+/* count_lookups - count lookups really started (TP1001), to tell
+ * coalesced queries apart from distinct lookups */
+static void
+count_lookups(tlspol_log_level lvl, const char *id, const char *msg,
+              void *ud)
+{
+    (void)lvl;
+    (void)msg;
+    if (strcmp(id, "TP1001") == 0)
+        (*(size_t *)ud)++;
+}
+
+static int
+bench_resolve(int argc, char **argv)
+{
+    size_t n = 1000, conc = 50, started = 0, done = 0, bad = 0, lookups = 0;
+    unsigned timeout = 5000;
+    const char *v;
+    tlspol_ctx *ctx;
+    double *lat, t0;
+    long rss0, rss1;
+    int c, ndom;
+
+    while ((c = getopt(argc, argv, "n:c:t:")) != -1) {
+        if (c == 'n')
+            n = num(optarg);
+        else if (c == 'c')
+            conc = num(optarg);
+        else if (c == 't')
+            timeout = (unsigned)num(optarg);
+        else
+            return 2;
+    }
+    ndom = argc - optind;
+    if (ndom <= 0 || n == 0 || conc == 0) {
+        fprintf(stderr, "usage: bench resolve [-n N] [-c C] [-t MS] "
+                "DOMAIN...\n");
+        return 2;
+    }
+    if (tlspol_ctx_new(&ctx) != TLSPOL_OK)
+        return 1;
+    if ((v = getenv("TLSPOL_TEST_RESOLVER")) != NULL)
+        tlspol_ctx_set_resolvers(ctx, v);
+    if ((v = getenv("TLSPOL_TEST_TA")) != NULL)
+        tlspol_ctx_set_trust_anchor_file(ctx, v);
+    if ((v = getenv("TLSPOL_TEST_CA")) != NULL)
+        tlspol_ctx_set_ca_file(ctx, v);
+    tlspol_ctx_set_timeout(ctx, timeout);
+    tlspol_ctx_set_log_fn(ctx, count_lookups, &lookups, TLSPOL_LOG_DEBUG);
+    lat = calloc(n, sizeof(*lat));
+    if (lat == NULL)
+        return 1;
+    rss0 = rss_kib();
+    t0 = now_s();
+    while (done < n) {
+        struct pollfd p = { .fd = tlspol_ctx_get_fd(ctx), .events = POLLIN };
+
+        while (started < n && started - done < conc) {
+            struct slot *s = malloc(sizeof(*s));
+
+            if (s == NULL)
+                return 1;
+            s->start = now_s();
+            s->idx = started;
+            s->lat = lat;
+            s->done = &done;
+            s->bad = &bad;
+            if (tlspol_resolve(ctx, argv[optind + started % (size_t)ndom],
+                               on_done, s, NULL) != TLSPOL_OK) {
+                fprintf(stderr, "resolve: %s\n", tlspol_ctx_errmsg(ctx));
+                return 1;
+            }
+            started++;
+        }
+        poll(&p, 1, 1000);
+        tlspol_ctx_dispatch(ctx);
+    }
+    rss1 = rss_kib();
+    {
+        char what[64];
+
+        snprintf(what, sizeof(what), "cold lookup (c=%zu)", conc);
+        report(what, lat, n, now_s() - t0);
+    }
+    printf("queries %zu, distinct lookups %zu (the rest coalesced), "
+           "TEMPFAIL or error %zu; RSS %ld KiB -> %ld KiB\n", n, lookups,
+           bad, rss0, rss1);
+    tlspol_ctx_free(ctx);
+    free(lat);
+    return bad == 0 ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "parse") == 0) {
+        bench_parse();
+        return 0;
+    }
+    if (argc >= 2 && strcmp(argv[1], "resolve") == 0)
+        return bench_resolve(argc - 1, argv + 1);
+    fprintf(stderr, "usage: bench parse | bench resolve [-n N] [-c C] "
+            "[-t MS] DOMAIN...\n");
+    return 2;
+}
