@@ -22,24 +22,10 @@
 
 #include <idn2.h>
 
+#include "abnf.h"
 #include "common.h"
 #include "cursor.h"
 #include "domain.h"
-
-/* is_alnum - ASCII letter or digit, locale-independent */
-static bool
-is_alnum(uint8_t c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9');
-}
-
-/* is_digit - ASCII digit */
-static bool
-is_digit(uint8_t c)
-{
-    return c >= '0' && c <= '9';
-}
 
 /* to_lower - ASCII lowercase, locale-independent */
 static uint8_t
@@ -132,11 +118,11 @@ check_ldh(const uint8_t *p, size_t len, size_t base, const char *pfx,
                 tp_err_set(e, "%s: label starts with hyphen", pfx);
                 return TP_ESYNTAX;
             }
-        } else if (!is_alnum(b)) {
+        } else if (!tp_is_alnum(b)) {
             set_bad_char(e, pfx, b, base + off, sfx);
             return TP_ESYNTAX;
         }
-        if (!is_digit(b)) {
+        if (!tp_is_digit(b)) {
             label_digits = false;
             info->all_digits_dots = false;
         }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "abnf.h"
 #include "common.h"
 #include "cursor.h"
 #include "domain.h"
@@ -43,21 +44,6 @@ struct span {
     const uint8_t *p;
     size_t len;
 };
-
-/* is_alnum - ALPHA / DIGIT (RFC 5234), locale-independent */
-static bool
-is_alnum(uint8_t c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9');
-}
-
-/* is_wsp - WSP = SP / HTAB (RFC 5234) */
-static bool
-is_wsp(uint8_t c)
-{
-    return c == ' ' || c == '\t';
-}
 
 /* span_eq - does the span hold exactly the string s */
 static bool
@@ -111,13 +97,13 @@ split_key(struct span line, size_t lineno, struct span *key,
     uint8_t b;
 
     tp_cursor_init(&c, line.p, line.len);
-    if (tp_cursor_peek(&c, &b) && is_wsp(b)) {
+    if (tp_cursor_peek(&c, &b) && tp_is_wsp(b)) {
         tp_err_set(e, "policy: line %zu: leading whitespace", lineno);
         return TP_ESYNTAX;
     }
     key->p = line.p;
     for (col = 1; tp_cursor_peek(&c, &b) && b != ':'; col++) {
-        if (!is_alnum(b) && (col == 1 || (b != '_' && b != '-' &&
+        if (!tp_is_alnum(b) && (col == 1 || (b != '_' && b != '-' &&
                                           b != '.'))) {
             if (b >= 0x21 && b <= 0x7e)
                 tp_err_set(e, "policy: line %zu: invalid character '%c' in "
@@ -144,11 +130,11 @@ split_key(struct span line, size_t lineno, struct span *key,
         return TP_ESYNTAX;
     }
     /* sts-policy-field-delim = ":" *WSP; the line may end in *WSP. */
-    while (tp_cursor_peek(&c, &b) && is_wsp(b))
+    while (tp_cursor_peek(&c, &b) && tp_is_wsp(b))
         c.pos++;
     vstart = vend = c.pos;
     while (tp_cursor_u8(&c, &b))
-        if (!is_wsp(b))
+        if (!tp_is_wsp(b))
             vend = c.pos;
     val->p = c.p + vstart;
     val->len = vend - vstart;

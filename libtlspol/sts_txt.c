@@ -17,26 +17,12 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "abnf.h"
 #include "common.h"
 #include "cursor.h"
 #include "sts.h"
 
 static const char sts_version[] = "v=STSv1";
-
-/* is_alnum - ALPHA / DIGIT (RFC 5234), locale-independent */
-static bool
-is_alnum(uint8_t c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c >= '0' && c <= '9');
-}
-
-/* is_wsp - WSP = SP / HTAB (RFC 5234) */
-static bool
-is_wsp(uint8_t c)
-{
-    return c == ' ' || c == '\t';
-}
 
 /* is_ext_value - sts-ext-value character: %x21-3A / %x3C / %x3E-7E */
 static bool
@@ -49,7 +35,7 @@ is_ext_value(uint8_t c)
 static bool
 is_field_end(uint8_t c)
 {
-    return is_wsp(c) || c == ';';
+    return tp_is_wsp(c) || c == ';';
 }
 
 /* skip_wsp - consume *WSP; returns how many bytes were skipped */
@@ -59,7 +45,7 @@ skip_wsp(struct tp_cursor *c)
     size_t n = 0;
     uint8_t b;
 
-    while (tp_cursor_peek(c, &b) && is_wsp(b)) {
+    while (tp_cursor_peek(c, &b) && tp_is_wsp(b)) {
         c->pos++;
         n++;
     }
@@ -100,7 +86,7 @@ is_sts_record(const uint8_t *p, size_t len)
     /* %s"v=STSv1": case-sensitive, no leading whitespace. */
     if (memcmp(v, sts_version, sizeof(sts_version) - 1) != 0)
         return false;
-    return !tp_cursor_peek(&c, &b) || is_wsp(b) || b == ';';
+    return !tp_cursor_peek(&c, &b) || tp_is_wsp(b) || b == ';';
 }
 
 /* parse_id - sts-id value, 1*32(ALPHA / DIGIT), into id if first seen */
@@ -114,7 +100,7 @@ parse_id(struct tp_cursor *c, char id[TP_STS_ID_MAX + 1], bool *have_id,
 
     for (off = c->pos; tp_cursor_peek(c, &b) && !is_field_end(b);
          off = c->pos) {
-        if (!is_alnum(b)) {
+        if (!tp_is_alnum(b)) {
             set_bad_char(e, "id", b, off);
             return TP_ESYNTAX;
         }
@@ -192,7 +178,7 @@ parse_field(struct tp_cursor *c, char id[TP_STS_ID_MAX + 1], bool *have_id,
     for (off = c->pos; tp_cursor_peek(c, &b) && b != '='; off = c->pos) {
         if (is_field_end(b))
             break;
-        if (!is_alnum(b) && (nlen == 0 || (b != '_' && b != '-' &&
+        if (!tp_is_alnum(b) && (nlen == 0 || (b != '_' && b != '-' &&
                                            b != '.'))) {
             set_bad_char(e, "field name", b, off);
             return TP_ESYNTAX;
