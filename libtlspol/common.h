@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "tp_limits.h"
 
 /* Internal return codes; parsers return these, never abort. */
 enum tp_rc {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "buf.h"
 #include "internal.h"
 #include "msgid.h"
 #include "tlspol-version.h"
@@ -36,6 +37,7 @@ tlspol_strerror(tlspol_status status)
     case TLSPOL_ERR_DNS: return "DNS resolver setup failed";
     case TLSPOL_ERR_IO: return "file could not be read";
     case TLSPOL_ERR_CANCELED: return "canceled";
+    case TLSPOL_ERR_DNSSEC: return "DNSSEC unavailable on the resolver path";
     }
     return "unknown status";
 }
@@ -64,6 +66,30 @@ tlspol_source_name(tlspol_source s)
     if ((unsigned)s >= sizeof(names) / sizeof(names[0]))
         return "unknown";
     return names[s];
+}
+
+TP_EXPORT const char *
+tlspol_dnssec_name(tlspol_dnssec s)
+{
+    static const char *const names[] = {
+        "unvalidated", "secure", "insecure", "bogus", "indeterminate",
+    };
+
+    if ((unsigned)s >= sizeof(names) / sizeof(names[0]))
+        return "unknown";
+    return names[s];
+}
+
+TP_EXPORT const char *
+tlspol_host_dane_name(tlspol_host_dane d)
+{
+    static const char *const names[] = {
+        "none", "no-address", "failed", "unusable", "usable",
+    };
+
+    if ((unsigned)d >= sizeof(names) / sizeof(names[0]))
+        return "unknown";
+    return names[d];
 }
 
 TP_EXPORT const char *
@@ -143,6 +169,7 @@ tlspol_ctx_free(tlspol_ctx *ctx)
     tp_free(ctx->trust_anchor_file);
     tp_free(ctx->ca_file);
     tp_free(ctx->ca_path);
+    tp_free(ctx->check_report);
     tp_free(ctx);
     curl_global_cleanup(); /* balances the init in tlspol_ctx_new */
 }
@@ -219,6 +246,64 @@ tlspol_ctx_set_timeout(tlspol_ctx *ctx, unsigned int timeout_ms)
         return TLSPOL_ERR_BUSY;
     }
     ctx->timeout_ms = timeout_ms;
+    return TLSPOL_OK;
+}
+
+TP_EXPORT tlspol_status
+tlspol_ctx_set_dnssec_mode(tlspol_ctx *ctx, tlspol_dnssec_mode mode)
+{
+    if (ctx == NULL)
+        return TLSPOL_ERR_INVAL;
+    if (mode != TLSPOL_DNSSEC_VALIDATE && mode != TLSPOL_DNSSEC_TRUST_AD) {
+        tp_ctx_seterr(ctx, "dnssec mode: unknown value %d", (int)mode);
+        return TLSPOL_ERR_INVAL;
+    }
+    if (ctx->started) {
+        tp_ctx_seterr(ctx, "dnssec mode: options are fixed after the first "
+                      "resolve");
+        return TLSPOL_ERR_BUSY;
+    }
+    ctx->dnssec_mode = mode == TLSPOL_DNSSEC_TRUST_AD ? TP_DNSSEC_TRUST_AD
+                                                      : TP_DNSSEC_VALIDATE;
+    ctx->dnssec_wanted = ctx->dnssec_mode;
+    return TLSPOL_OK;
+}
+
+TP_EXPORT tlspol_status
+tlspol_ctx_check_resolver(tlspol_ctx *ctx, const char *bogus_name,
+                          const char **report)
+{
+    struct tp_buf rep;
+    tlspol_status st;
+    int rc;
+
+    if (report != NULL)
+        *report = "";
+    if (ctx == NULL)
+        return TLSPOL_ERR_INVAL;
+    if (ctx->in_callback) {
+        tp_ctx_seterr(ctx, "tlspol_ctx_check_resolver called from a "
+                      "callback");
+        return TLSPOL_ERR_BUSY;
+    }
+    if ((st = tp_ctx_start(ctx)) != TLSPOL_OK)
+        return st;
+    tp_buf_init(&rep, 16384);
+    rc = tp_dns_check(ctx, bogus_name, &rep);
+    tp_free(ctx->check_report);
+    ctx->check_report = rep.p; /* may be NULL if nothing was written */
+    if (report != NULL && ctx->check_report != NULL)
+        *report = ctx->check_report;
+    if (rc != 0) {
+        tp_log(ctx, TLSPOL_LOG_ERROR, TP_MSG_DNSSEC_CHECK,
+               "resolver self-test failed: DANE is unavailable until the "
+               "resolver path is fixed");
+        tp_ctx_seterr(ctx, "resolver self-test failed");
+        tp_dns_set_mode(ctx, TP_DNSSEC_OFF);
+        return TLSPOL_ERR_DNSSEC;
+    }
+    if (ctx->dnssec_mode == TP_DNSSEC_OFF)
+        tp_dns_set_mode(ctx, ctx->dnssec_wanted);
     return TLSPOL_OK;
 }
 

@@ -13,6 +13,7 @@
 
 #include <getdns/getdns_extra.h>
 
+#include "buf.h"
 #include "domain.h"
 #include "internal.h"
 #include "msgid.h"
@@ -68,13 +69,13 @@ tp_dns_answer_free(struct tp_dns_answer *a)
 {
     size_t i;
 
-    if (a->txt != NULL)
+    if (a->rd != NULL)
         for (i = 0; i < a->n; i++)
-            tp_free(a->txt[i].data);
-    tp_free(a->txt);
+            tp_free(a->rd[i].data);
+    tp_free(a->rd);
     tp_free(a->mx);
     tp_free(a->addr);
-    a->txt = NULL;
+    a->rd = NULL;
     a->mx = NULL;
     a->addr = NULL;
     a->n = 0;
@@ -140,9 +141,9 @@ out:
     return rc;
 }
 
-/* set_upstreams - apply ctx->resolvers ("a b@5353,c") */
+/* set_upstreams - apply ctx->resolvers ("a b@5353,c") to gd */
 static int
-set_upstreams(struct tlspol_ctx *ctx)
+set_upstreams(struct tlspol_ctx *ctx, getdns_context *gd)
 {
     getdns_list *ups = getdns_list_create();
     const char *p = ctx->resolvers;
@@ -158,7 +159,7 @@ set_upstreams(struct tlspol_ctx *ctx)
         p += n;
         p += strspn(p, " ,\t");
     }
-    if (getdns_context_set_upstream_recursive_servers(ctx->gd, ups)) {
+    if (getdns_context_set_upstream_recursive_servers(gd, ups)) {
         tp_ctx_seterr(ctx, "resolver: getdns refused the address list");
         goto out;
     }
@@ -168,9 +169,9 @@ out:
     return rc;
 }
 
-/* set_anchor - read a DS/DNSKEY trust anchor file for getdns */
+/* set_anchor - read a DS/DNSKEY trust anchor file into gd */
 static int
-set_anchor(struct tlspol_ctx *ctx)
+set_anchor(struct tlspol_ctx *ctx, getdns_context *gd)
 {
     const char *path = ctx->trust_anchor_file;
     getdns_list *anchors = NULL;
@@ -197,7 +198,7 @@ set_anchor(struct tlspol_ctx *ctx)
                       "could be read", path);
         goto out;
     }
-    if (getdns_context_set_dnssec_trust_anchors(ctx->gd, anchors)) {
+    if (getdns_context_set_dnssec_trust_anchors(gd, anchors)) {
         tp_ctx_seterr(ctx, "trust anchor file %s: rejected by getdns", path);
         goto out;
     }
@@ -223,16 +224,41 @@ tp_dns_setup(struct tlspol_ctx *ctx)
         tp_ctx_seterr(ctx, "resolver: getdns rejected the stub settings");
         return TLSPOL_ERR_DNS;
     }
-    if (ctx->resolvers != NULL && set_upstreams(ctx) != 0)
+    if (ctx->resolvers != NULL && set_upstreams(ctx, ctx->gd) != 0)
         return TLSPOL_ERR_INVAL;
-    if (set_anchor(ctx) != 0)
+    if (set_anchor(ctx, ctx->gd) != 0)
         return TLSPOL_ERR_IO;
-    ctx->gd_ext = getdns_dict_create();
-    if (ctx->gd_ext == NULL ||
-        getdns_dict_set_int(ctx->gd_ext, "dnssec_return_all_statuses",
-                            GETDNS_EXTENSION_TRUE))
+    if (tp_dns_set_mode(ctx, ctx->dnssec_mode) != 0)
         return TLSPOL_ERR_NOMEM;
     return TLSPOL_OK;
+}
+
+int
+tp_dns_set_mode(struct tlspol_ctx *ctx, enum tp_dnssec_mode mode)
+{
+    getdns_dict *ext = getdns_dict_create();
+    int rc = -1;
+
+    if (ext == NULL)
+        return -1;
+    if (mode == TP_DNSSEC_VALIDATE) {
+        /* never dnssec_return_status: it hides bogus answers (pitfalls) */
+        if (getdns_dict_set_int(ext, "dnssec_return_all_statuses",
+                                GETDNS_EXTENSION_TRUE))
+            goto out;
+    }
+    /* AD mode: ask for DNSSEC data so the resolver sets AD (pitfalls) */
+    if (getdns_context_set_edns_do_bit(ctx->gd,
+                                       mode == TP_DNSSEC_TRUST_AD ? 1 : 0))
+        goto out;
+    getdns_dict_destroy(ctx->gd_ext);
+    ctx->gd_ext = ext;
+    ext = NULL;
+    ctx->dnssec_mode = mode;
+    rc = 0;
+out:
+    getdns_dict_destroy(ext);
+    return rc;
 }
 
 void
@@ -334,8 +360,8 @@ take_txt(struct tp_dns_answer *a, getdns_dict *rr)
     if (getdns_dict_get_list(rr, "/rdata/txt_strings", &strs) ||
         getdns_list_get_length(strs, &ns))
         return -1;
-    if (a->txt == NULL && (a->txt = tp_calloc(TP_STS_TXT_RRS_MAX + 1,
-                                              sizeof(*a->txt))) == NULL) {
+    if (a->rd == NULL && (a->rd = tp_calloc(TP_STS_TXT_RRS_MAX + 1,
+                                            sizeof(*a->rd))) == NULL) {
         a->nomem = 1;
         return -1;
     }
@@ -358,8 +384,8 @@ take_txt(struct tp_dns_answer *a, getdns_dict *rr)
         memcpy(buf + len, s->data, take);
         len += take;
     }
-    a->txt[a->n].data = buf;
-    a->txt[a->n].len = len;
+    a->rd[a->n].data = buf;
+    a->rd[a->n].len = len;
     a->n++;
     return 0;
 }
@@ -389,10 +415,65 @@ take_addr(struct tp_dns_answer *a, getdns_dict *rr, uint32_t type)
     return 0;
 }
 
+/* take_tlsa - one TLSA RR's raw RDATA (parsed later by dane.c) */
+static int
+take_tlsa(struct tp_dns_answer *a, getdns_dict *rr)
+{
+    getdns_bindata *raw;
+    uint8_t *copy;
+
+    if (a->n >= TP_TLSA_RRS_MAX)
+        return -1;
+    if (getdns_dict_get_bindata(rr, "/rdata/rdata_raw", &raw) ||
+        raw->size > TP_TLSA_DATA_MAX)
+        return -1;
+    if (a->rd == NULL && (a->rd = tp_calloc(TP_TLSA_RRS_MAX,
+                                            sizeof(*a->rd))) == NULL) {
+        a->nomem = 1;
+        return -1;
+    }
+    copy = tp_malloc(raw->size);
+    if (copy == NULL) {
+        a->nomem = 1;
+        return -1;
+    }
+    memcpy(copy, raw->data, raw->size);
+    a->rd[a->n].data = copy;
+    a->rd[a->n].len = raw->size;
+    a->n++;
+    return 0;
+}
+
+/* take_cname - the target of the CNAME at the query name */
+static int
+take_cname(struct tp_dns_answer *a, getdns_dict *rr)
+{
+    getdns_bindata *target;
+
+    if (a->n > 0)
+        return -1; /* a second CNAME at one name is malformed */
+    if (getdns_dict_get_bindata(rr, "/rdata/cname", &target) ||
+        name_of(target, a->canon) != 0)
+        return -1;
+    a->n = 1;
+    return 0;
+}
+
+/* owner_of - lowercase owner name of an RR */
+static void
+owner_of(getdns_dict *rr, char out[TP_DOMAIN_MAX + 1])
+{
+    getdns_bindata *b;
+
+    out[0] = '\0';
+    if (getdns_dict_get_bindata(rr, "name", &b) == 0 && name_of(b, out) != 0)
+        out[0] = '\0';
+}
+
 /* take_reply - copy the records of one reply; update rc, sec and ttl */
 static void
 take_reply(struct tp_dns_answer *a, getdns_dict *reply, int *nx,
-           int *noerror)
+           int *noerror, enum tp_dnssec_mode mode)
 {
     getdns_list *ans;
     uint32_t rcode = 0, st = 0;
@@ -407,8 +488,17 @@ take_reply(struct tp_dns_answer *a, getdns_dict *reply, int *nx,
             snprintf(a->err, sizeof(a->err), "rcode %u%s", rcode,
                      rcode == GETDNS_RCODE_SERVFAIL ? " (SERVFAIL)" : "");
     }
-    if (getdns_dict_get_int(reply, "dnssec_status", &st) == 0)
+    if (mode == TP_DNSSEC_TRUST_AD) {
+        uint32_t ad = 0;
+
+        /* RFC 4035 §3.2.3: the resolver vouches with AD; a bogus answer
+         * comes back as SERVFAIL, handled as an error above. */
+        getdns_dict_get_int(reply, "/header/ad", &ad);
+        a->sec = worse(a->sec, ad ? TP_SEC_SECURE : TP_SEC_INSECURE);
+    } else if (mode == TP_DNSSEC_VALIDATE &&
+               getdns_dict_get_int(reply, "dnssec_status", &st) == 0) {
         a->sec = worse(a->sec, map_sec(st));
+    }
     if (getdns_dict_get_list(reply, "answer", &ans) ||
         getdns_list_get_length(ans, &n))
         return;
@@ -421,15 +511,27 @@ take_reply(struct tp_dns_answer *a, getdns_dict *reply, int *nx,
             getdns_dict_get_int(rr, "type", &type))
             continue;
         getdns_dict_get_int(rr, "ttl", &ttl);
+        if (type == GETDNS_RRTYPE_CNAME && a->qtype != GETDNS_RRTYPE_CNAME) {
+            a->cname_seen = 1;
+            continue; /* the resolver followed it */
+        }
         if (a->qtype == GETDNS_RRTYPE_MX && type == GETDNS_RRTYPE_MX)
             r = take_mx(a, rr);
         else if (a->qtype == GETDNS_RRTYPE_TXT && type == GETDNS_RRTYPE_TXT)
             r = take_txt(a, rr);
+        else if (a->qtype == GETDNS_RRTYPE_TLSA &&
+                 type == GETDNS_RRTYPE_TLSA)
+            r = take_tlsa(a, rr);
+        else if (a->qtype == GETDNS_RRTYPE_CNAME &&
+                 type == GETDNS_RRTYPE_CNAME)
+            r = take_cname(a, rr);
         else if (a->qtype == 0 && (type == GETDNS_RRTYPE_A ||
-                                   type == GETDNS_RRTYPE_AAAA))
+                                   type == GETDNS_RRTYPE_AAAA)) {
             r = take_addr(a, rr, type);
-        else
-            continue; /* CNAMEs and RRSIGs: the resolver followed them */
+            if (r == 0 && a->canon[0] == '\0')
+                owner_of(rr, a->canon); /* kept only if a CNAME was seen */
+        } else
+            continue; /* RRSIGs and the like */
         if (r != 0)
             a->dropped++;
         else if (a->ttl == 0 || ttl < a->ttl)
@@ -440,7 +542,7 @@ take_reply(struct tp_dns_answer *a, getdns_dict *reply, int *nx,
 /* fill - classify a getdns response into *a */
 static void
 fill(struct tp_dns_answer *a, getdns_callback_type_t type,
-     getdns_dict *resp)
+     getdns_dict *resp, enum tp_dnssec_mode mode)
 {
     getdns_list *replies;
     size_t nrep = 0, i;
@@ -471,8 +573,10 @@ fill(struct tp_dns_answer *a, getdns_callback_type_t type,
         getdns_dict *reply;
 
         if (getdns_list_get_dict(replies, i, &reply) == 0)
-            take_reply(a, reply, &nx, &noerror);
+            take_reply(a, reply, &nx, &noerror, mode);
     }
+    if (a->qtype == 0 && !a->cname_seen)
+        a->canon[0] = '\0';
     if (a->nomem) {
         /* A lost record could change the meaning of the RRset (one STS
          * record instead of two, an implicit MX): fail the lookup. */
@@ -520,7 +624,7 @@ on_answer(getdns_context *gd, getdns_callback_type_t type,
         getdns_dict_destroy(resp);
         return; /* q lives on with the new transaction */
     }
-    fill(q->out, type, resp);
+    fill(q->out, type, resp, q->ctx->dnssec_mode);
     q->out->ms = tp_loop_now() - q->started;
     if (q->out->dropped > 0)
         tp_log(q->ctx, TLSPOL_LOG_WARN, TP_MSG_DNS_DROP,
@@ -598,4 +702,220 @@ tp_dns_cancel(struct tlspol_ctx *ctx, uint64_t tid)
      * frees the per-query state. */
     if (ctx->gd != NULL)
         getdns_cancel_callback(ctx->gd, tid);
+}
+
+/* --- resolver self-test --------------------------------------------- */
+
+/* diag_context - a throw-away synchronous getdns context on ctx's
+ * resolvers and anchor, restricted to one transport (0: UDP then TCP) */
+static getdns_context *
+diag_context(struct tlspol_ctx *ctx, getdns_transport_list_t only)
+{
+    getdns_context *gd = NULL;
+    getdns_transport_list_t tl[1];
+
+    if (getdns_context_create(&gd, 1) != GETDNS_RETURN_GOOD)
+        return NULL;
+    tl[0] = only;
+    if (getdns_context_set_resolution_type(gd, GETDNS_RESOLUTION_STUB) ||
+        getdns_context_set_timeout(gd, ctx->timeout_ms < 5000
+                                           ? ctx->timeout_ms : 5000) ||
+        (only != 0 && getdns_context_set_dns_transport_list(gd, 1, tl)) ||
+        (ctx->resolvers != NULL && set_upstreams(ctx, gd) != 0) ||
+        set_anchor(ctx, gd) != 0) {
+        getdns_context_destroy(gd);
+        return NULL;
+    }
+    return gd;
+}
+
+/* diag_query - one synchronous query; fills *a (rc, sec, n) and reports
+ * whether RRSIGs came along and whether the reply was truncated */
+static void
+diag_query(getdns_context *gd, const char *name, uint16_t type,
+           getdns_dict *ext, enum tp_dnssec_mode mode,
+           struct tp_dns_answer *a, int *rrsigs, int *tc)
+{
+    getdns_dict *resp = NULL, *reply;
+    getdns_list *ans = NULL;
+    size_t n = 0, i, keep;
+    uint32_t t, flag;
+    getdns_return_t r;
+
+    memset(a, 0, sizeof(*a));
+    a->qtype = type;
+    *rrsigs = *tc = 0;
+    r = getdns_general_sync(gd, name, type, ext, &resp);
+    if (r != GETDNS_RETURN_GOOD) {
+        a->rc = TP_DNS_ERROR;
+        snprintf(a->err, sizeof(a->err), "%s",
+                 getdns_get_errorstr_by_id(r) ? getdns_get_errorstr_by_id(r)
+                                              : "error");
+        return;
+    }
+    if (getdns_dict_get_dict(resp, "/replies_tree/0", &reply) == 0) {
+        if (getdns_dict_get_int(reply, "/header/tc", &flag) == 0 && flag)
+            *tc = 1;
+        if (getdns_dict_get_list(reply, "answer", &ans) == 0 &&
+            getdns_list_get_length(ans, &n) == 0)
+            for (i = 0; i < n; i++) {
+                getdns_dict *rr;
+
+                if (getdns_list_get_dict(ans, i, &rr) == 0 &&
+                    getdns_dict_get_int(rr, "type", &t) == 0 &&
+                    t == GETDNS_RRTYPE_RRSIG)
+                    (*rrsigs)++;
+            }
+    }
+    /* DNSKEY and A answers need no record copies: count them here */
+    a->qtype = type == GETDNS_RRTYPE_A ? 0 : type;
+    fill(a, GETDNS_CALLBACK_COMPLETE, resp, mode);
+    keep = a->n;
+    tp_dns_answer_free(a); /* only rc, sec and the count are reported */
+    a->n = keep;
+    if (type == GETDNS_RRTYPE_DNSKEY && a->rc == TP_DNS_NODATA && n > 0) {
+        size_t keys = 0;
+
+        for (i = 0; i < n; i++) {
+            getdns_dict *rr;
+
+            if (getdns_list_get_dict(ans, i, &rr) == 0 &&
+                getdns_dict_get_int(rr, "type", &t) == 0 &&
+                t == GETDNS_RRTYPE_DNSKEY)
+                keys++;
+        }
+        if (keys > 0) {
+            a->rc = TP_DNS_OK;
+            a->n = keys;
+        }
+    }
+    getdns_dict_destroy(resp);
+}
+
+/* line - one report line */
+static void TP_PRINTF(3, 4)
+line(struct tp_buf *rep, int ok, const char *fmt, ...)
+{
+    char msg[TP_REASON_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    tp_buf_printf(rep, "%s %s\n", ok ? "ok  " : "FAIL", msg);
+}
+
+int
+tp_dns_check(struct tlspol_ctx *ctx, const char *bogus_name,
+             struct tp_buf *rep)
+{
+    getdns_context *any = NULL, *tcp = NULL, *udp = NULL;
+    getdns_dict *val = NULL;
+    struct tp_dns_answer a;
+    int sigs, tc, udp_tc = 0, tcp_ok, fails = 0, answered;
+    enum tp_dnssec_mode mode = ctx->dnssec_mode == TP_DNSSEC_TRUST_AD
+                                   ? TP_DNSSEC_TRUST_AD : TP_DNSSEC_VALIDATE;
+    const char *ups = ctx->resolvers ? ctx->resolvers : "/etc/resolv.conf";
+
+    any = diag_context(ctx, 0);
+    tcp = diag_context(ctx, GETDNS_TRANSPORT_TCP);
+    udp = diag_context(ctx, GETDNS_TRANSPORT_UDP);
+    val = getdns_dict_create();
+    if (any == NULL || tcp == NULL || udp == NULL || val == NULL) {
+        line(rep, 0, "cannot set up a resolver context: %s",
+             ctx->errmsg[0] ? ctx->errmsg : "getdns failed");
+        fails++;
+        goto out;
+    }
+    /* 1. Do DNSSEC records reach us at all? */
+    getdns_context_set_edns_do_bit(any, 1);
+    getdns_context_set_edns_do_bit(udp, 1);
+    getdns_context_set_edns_do_bit(tcp, 1);
+    diag_query(any, ".", GETDNS_RRTYPE_DNSKEY, NULL, TP_DNSSEC_OFF, &a,
+               &sigs, &tc);
+    answered = a.rc != TP_DNS_ERROR;
+    if (!answered) {
+        line(rep, 0, "resolver %s: no answer for \". DNSKEY\": %s", ups,
+             a.err);
+        fails++;
+    } else if (a.rc != TP_DNS_OK) {
+        line(rep, 0, "resolver %s: \". DNSKEY\" came back %s: the "
+             "resolver strips DNSSEC records (or cannot fetch them)", ups,
+             tp_dns_rc_name(a.rc));
+        fails++;
+    } else if (sigs == 0) {
+        line(rep, 0, "resolver %s: \". DNSKEY\" came without RRSIG: the "
+             "resolver (or something on the path) strips DNSSEC records",
+             ups);
+        fails++;
+    } else {
+        line(rep, 1, "resolver %s returns DNSSEC records (%zu DNSKEY, %d "
+             "RRSIG)", ups, a.n, sigs);
+    }
+    /* 2. Transport: large DNSSEC answers need TCP when UDP truncates. */
+    diag_query(udp, ".", GETDNS_RRTYPE_DNSKEY, NULL, TP_DNSSEC_OFF, &a,
+               &sigs, &udp_tc);
+    diag_query(tcp, ".", GETDNS_RRTYPE_DNSKEY, NULL, TP_DNSSEC_OFF, &a,
+               &sigs, &tc);
+    tcp_ok = a.rc != TP_DNS_ERROR; /* any answer: TCP itself works */
+    if (!tcp_ok && udp_tc) {
+        line(rep, 0, "answers are truncated over UDP and TCP does not work "
+             "(%s): DNSSEC answers cannot be received", a.err[0] ? a.err
+                                                                : "no answer");
+        fails++;
+    } else if (!tcp_ok) {
+        line(rep, 0, "resolver does not answer over TCP (%s): large DNSSEC "
+             "answers will fail", a.err[0] ? a.err : "no answer");
+        fails++;
+    } else {
+        line(rep, 1, "TCP works%s", udp_tc ? " (UDP answers are truncated, "
+             "TCP is needed)" : "");
+    }
+    if (!answered)
+        goto out; /* nothing to validate */
+    /* 3. Does a signed name validate? */
+    if (mode == TP_DNSSEC_VALIDATE &&
+        getdns_dict_set_int(val, "dnssec_return_all_statuses",
+                            GETDNS_EXTENSION_TRUE)) {
+        fails++;
+        goto out;
+    }
+    diag_query(any, ".", GETDNS_RRTYPE_DNSKEY, mode == TP_DNSSEC_VALIDATE
+               ? val : NULL, mode, &a, &sigs, &tc);
+    if (a.sec == TP_SEC_SECURE) {
+        line(rep, 1, "\". DNSKEY\" validates as secure (%s)",
+             mode == TP_DNSSEC_TRUST_AD ? "resolver's AD bit"
+                                        : "trust anchor matches");
+    } else {
+        line(rep, 0, "\". DNSKEY\" is %s, not secure: %s",
+             a.rc == TP_DNS_ERROR ? a.err : tp_dnssec_name(a.sec),
+             mode == TP_DNSSEC_TRUST_AD
+                 ? "the resolver does not validate (no AD bit)"
+                 : "wrong trust anchor, or records altered on the path");
+        fails++;
+    }
+    /* 4. Does a bogus name fail? */
+    if (bogus_name != NULL && bogus_name[0] != '\0') {
+        diag_query(any, bogus_name, GETDNS_RRTYPE_A,
+                   mode == TP_DNSSEC_VALIDATE ? val : NULL, mode, &a, &sigs,
+                   &tc);
+        if (a.sec == TP_SEC_BOGUS ||
+            (mode == TP_DNSSEC_TRUST_AD && a.rc == TP_DNS_ERROR)) {
+            line(rep, 1, "%s is rejected as bogus", bogus_name);
+        } else {
+            line(rep, 0, "%s (known bogus) came back %s %s: validation is "
+                 "not effective", bogus_name, tp_dns_rc_name(a.rc),
+                 tp_dnssec_name(a.sec));
+            fails++;
+        }
+    }
+out:
+    getdns_dict_destroy(val);
+    if (any != NULL)
+        getdns_context_destroy(any);
+    if (tcp != NULL)
+        getdns_context_destroy(tcp);
+    if (udp != NULL)
+        getdns_context_destroy(udp);
+    return fails == 0 ? 0 : -1;
 }

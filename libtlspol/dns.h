@@ -13,7 +13,7 @@
 
 #include <getdns/getdns.h>
 
-#include "limits.h"
+#include "tp_limits.h"
 
 struct tlspol_ctx;
 
@@ -40,14 +40,15 @@ struct tp_mx_rr {
     char host[TP_DOMAIN_MAX + 1];   /* lowercase, no trailing dot; "" = "." */
 };
 
-struct tp_txt_data {
-    uint8_t *data;                  /* owned; strings concatenated */
+/* One record's data: TXT strings concatenated, or raw TLSA RDATA. */
+struct tp_rdata {
+    uint8_t *data;                  /* owned */
     size_t len;
 };
 
 /* One answer.  Owns its arrays; free with tp_dns_answer_free(). */
 struct tp_dns_answer {
-    uint16_t qtype;                 /* MX, TXT, or 0 for address (A+AAAA) */
+    uint16_t qtype;                 /* MX, TXT, TLSA, CNAME, or 0 for A+AAAA */
     enum tp_dns_rc rc;
     enum tp_dnssec sec;
     uint32_t ttl;                   /* lowest TTL of the records used */
@@ -57,8 +58,19 @@ struct tp_dns_answer {
     size_t dropped;                 /* records over a limit or malformed */
     int nomem;                      /* a record was lost to allocation */
     struct tp_mx_rr *mx;
-    struct tp_txt_data *txt;
+    struct tp_rdata *rd;            /* TXT and TLSA */
     char (*addr)[46];               /* INET6_ADDRSTRLEN */
+    /* Owner of the records used when a CNAME chain led there (address
+     * lookups), or the CNAME target (CNAME lookups); "" otherwise. */
+    char canon[TP_DOMAIN_MAX + 1];
+    int cname_seen;                 /* the answer held a CNAME */
+};
+
+/* How the context learns DNSSEC state. */
+enum tp_dnssec_mode {
+    TP_DNSSEC_VALIDATE = 0,         /* getdns validates (default) */
+    TP_DNSSEC_TRUST_AD,             /* trust the resolver's AD bit */
+    TP_DNSSEC_OFF,                  /* self-test failed: no validation */
 };
 
 typedef void (*tp_dns_cb)(void *arg);
@@ -82,6 +94,18 @@ int tp_dns_lookup(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
 void tp_dns_cancel(struct tlspol_ctx *ctx, uint64_t tid);
 /* tp_dns_answer_free - release the arrays of an answer */
 void tp_dns_answer_free(struct tp_dns_answer *a);
+
+/* tp_dns_set_mode - switch validation mode (rebuilds the extensions) */
+int tp_dns_set_mode(struct tlspol_ctx *ctx, enum tp_dnssec_mode mode);
+
+/*
+ * tp_dns_check - the resolver self-test (see tlspol_ctx_check_resolver):
+ * appends one line per check to *report; returns 0 if the path delivers
+ * validatable DNSSEC, -1 if not.
+ */
+struct tp_buf;
+int tp_dns_check(struct tlspol_ctx *ctx, const char *bogus_name,
+                 struct tp_buf *report);
 
 const char *tp_dnssec_name(enum tp_dnssec s);
 const char *tp_dns_rc_name(enum tp_dns_rc rc);

@@ -15,6 +15,7 @@
 
 #include "tlspol/tlspol.h"
 #include "common.h"
+#include "dane.h"
 #include "dns.h"
 #include "loop.h"
 #include "sts.h"
@@ -32,6 +33,10 @@ struct tlspol_ctx {
     char *ca_file;
     char *ca_path;
     unsigned int timeout_ms;
+    enum tp_dnssec_mode dnssec_mode;   /* in force (OFF after a failed
+                                          self-test) */
+    enum tp_dnssec_mode dnssec_wanted; /* as configured */
+    char *check_report;            /* owned: last self-test report */
     tlspol_log_fn log_fn;
     void *log_ud;
     tlspol_log_level log_max;
@@ -76,6 +81,25 @@ struct tp_fetch {
     char curl_err[CURL_ERROR_SIZE];
 };
 
+/* DANE lookups for one MX host (RFC 7672 §2.2.2, §2.2.3). */
+struct tp_host {
+    struct tp_lookup *lk;          /* owner */
+    char name[TP_DOMAIN_MAX + 1];
+    unsigned int pref;
+    struct tp_dns_answer addr;     /* A + AAAA of name */
+    struct tp_dns_answer cname;    /* CNAME at name (insecure-target case) */
+    struct tp_dns_answer tlsa;     /* TLSA at _25._tcp.<base> */
+    uint64_t tid;                  /* the one DNS query in flight */
+    bool busy;
+    bool tried_orig;               /* TLSA fallback to the original name */
+    char base[TP_DOMAIN_MAX + 1];  /* TLSA base domain last queried */
+    enum tp_host_dane dane;
+    char note[160];
+    struct tp_tlsa *recs;          /* owned: parsed TLSA records */
+    enum tp_tlsa_why *why;         /* owned: per record */
+    size_t n_recs, n_usable;
+};
+
 /* A lookup shared by every query for one domain. */
 struct tp_lookup {
     struct tlspol_ctx *ctx;
@@ -89,6 +113,10 @@ struct tp_lookup {
     int64_t fetched_at;            /* wall-clock seconds */
     /* DNS */
     struct tp_dns_answer mx, txt, addr;
+    struct tp_host *hosts;         /* owned array, DANE per MX host */
+    size_t n_hosts;
+    int null_mx;
+    bool dane_checked;
     uint64_t mx_tid, txt_tid, addr_tid;
     bool mx_busy, txt_busy, addr_busy;
     /* MTA-STS */
@@ -120,6 +148,8 @@ struct tlspol_result {
     size_t n_mx;
     struct tp_result_host *hosts;  /* owned */
     size_t n_hosts;
+    enum tp_dnssec mx_sec;
+    int dane_available;
     char **trace;                  /* owned */
     size_t n_trace;
     char *json;                    /* owned, built lazily */
@@ -129,6 +159,12 @@ struct tp_result_host {
     char name[TP_DOMAIN_MAX + 1];
     unsigned int pref;
     int sts_match;
+    enum tp_host_dane dane;
+    enum tp_dnssec addr_sec, tlsa_sec;
+    char tlsa_name[TP_DOMAIN_MAX + 10]; /* "" when no TLSA was queried */
+    char note[160];
+    char **tlsa;                   /* owned: usable records as text */
+    size_t n_tlsa;
 };
 
 /* ctx.c */

@@ -58,6 +58,290 @@ dns_head(const struct tp_dns_answer *a, char *buf, size_t size)
                  (unsigned long long)a->ms);
 }
 
+/* --- DANE per MX host (RFC 7672 §2.2) -------------------------------- */
+
+static void host_start_tlsa(struct tp_host *h, const char *base);
+
+/* host_done - the host's DANE state is final */
+static void
+host_done(struct tp_host *h, enum tp_host_dane d, const char *fmt, ...)
+    TP_PRINTF(3, 4);
+
+static void
+host_done(struct tp_host *h, enum tp_host_dane d, const char *fmt, ...)
+{
+    va_list ap;
+
+    h->dane = d;
+    va_start(ap, fmt);
+    vsnprintf(h->note, sizeof(h->note), fmt, ap);
+    va_end(ap);
+    trace(h->lk, "  host %s: DANE %s: %s", h->name, tp_host_dane_name(d),
+          h->note);
+    if (d == TP_HOST_FAILED)
+        tp_log(h->lk->ctx, TLSPOL_LOG_WARN, TP_MSG_DANE_HOST_FAIL,
+               "%s: MX host %s is unusable: %s", h->lk->domain, h->name,
+               h->note);
+    step_done(h->lk);
+}
+
+/* failed_state - a lookup that counts as failed for DANE (RFC 7672
+ * §2.1.1, §2.1.2: errors, bogus and indeterminate answers) */
+static int
+failed_state(const struct tp_dns_answer *a)
+{
+    return a->rc == TP_DNS_ERROR || a->sec == TP_SEC_BOGUS ||
+           a->sec == TP_SEC_INDETERMINATE;
+}
+
+/* judge_tlsa - parse a secure TLSA RRset and decide DANE or ENCRYPT */
+static void
+judge_tlsa(struct tp_host *h)
+{
+    struct tp_dns_answer *a = &h->tlsa;
+    size_t i;
+
+    if (a->dropped > 0)
+        trace(h->lk, "  %zu TLSA record(s) at %s dropped: over %d octets or "
+              "%d records", a->dropped, h->base, TP_TLSA_DATA_MAX,
+              TP_TLSA_RRS_MAX);
+    h->recs = tp_calloc(a->n, sizeof(*h->recs));
+    h->why = tp_calloc(a->n, sizeof(*h->why));
+    if (h->recs == NULL || h->why == NULL) {
+        h->lk->nomem = true;
+        host_done(h, TP_HOST_FAILED, "out of memory");
+        return;
+    }
+    for (i = 0; i < a->n; i++) {
+        struct tp_err e;
+        char txt[96];
+        int rc = tp_tlsa_parse(a->rd[i].data, a->rd[i].len,
+                               &h->recs[h->n_recs], &h->why[h->n_recs], &e);
+
+        if (rc == TP_ENOMEM) {
+            h->lk->nomem = true;
+            host_done(h, TP_HOST_FAILED, "out of memory");
+            return;
+        }
+        if (rc != TP_OK) {
+            trace(h->lk, "  TLSA at %s dropped: %s", h->base, e.msg);
+            tp_log(h->lk->ctx, TLSPOL_LOG_WARN, TP_MSG_DANE_TLSA_BAD,
+                   "%s: TLSA at _25._tcp.%s dropped: %s", h->lk->domain,
+                   h->base, e.msg);
+            continue;
+        }
+        if (h->why[h->n_recs] != TP_TLSA_OK) {
+            trace(h->lk, "  TLSA %s: unusable: %s",
+                  tp_tlsa_format(&h->recs[h->n_recs], txt, sizeof(txt)),
+                  e.msg);
+            if (h->why[h->n_recs] != TP_TLSA_PKIX_USAGE)
+                tp_log(h->lk->ctx, TLSPOL_LOG_WARN, TP_MSG_DANE_TLSA_BAD,
+                       "%s: TLSA at _25._tcp.%s unusable: %s",
+                       h->lk->domain, h->base, e.msg);
+        }
+        h->n_recs++;
+    }
+    h->n_usable = tp_tlsa_select(h->recs, h->why, h->n_recs);
+    for (i = 0; i < h->n_recs; i++) {
+        char txt[96];
+
+        if (h->why[i] == TP_TLSA_OK || h->why[i] == TP_TLSA_SUPERSEDED)
+            trace(h->lk, "  TLSA %s: %s",
+                  tp_tlsa_format(&h->recs[i], txt, sizeof(txt)),
+                  h->why[i] == TP_TLSA_OK ? "usable"
+                  : "superseded by a stronger digest (RFC 7671 §9)");
+    }
+    if (h->n_usable > 0)
+        host_done(h, TP_HOST_DANE, "%zu usable TLSA record%s at "
+                  "_25._tcp.%s", h->n_usable, h->n_usable == 1 ? "" : "s",
+                  h->base);
+    else
+        host_done(h, TP_HOST_ENCRYPT, "secure TLSA RRset at _25._tcp.%s "
+                  "with no usable record", h->base);
+}
+
+/* on_host_tlsa - TLSA answer for h->base (RFC 7672 §2.2.3) */
+static void
+on_host_tlsa(void *arg)
+{
+    struct tp_host *h = arg;
+    struct tp_dns_answer *a = &h->tlsa;
+    char head[160];
+
+    h->busy = false;
+    dns_head(a, head, sizeof(head));
+    trace(h->lk, "DNS TLSA _25._tcp.%s: %s", h->base, head);
+    if (failed_state(a)) {
+        host_done(h, TP_HOST_FAILED, "TLSA lookup at _25._tcp.%s %s",
+                  h->base, a->rc == TP_DNS_ERROR ? a->err
+                                                 : tp_dnssec_name(a->sec));
+        return;
+    }
+    /* A secure RRset whose records were all dropped (over a limit) still
+     * exists: judge it, so it counts as present but unusable. */
+    if (a->sec == TP_SEC_SECURE && (a->rc == TP_DNS_OK || a->dropped > 0)) {
+        judge_tlsa(h);
+        return;
+    }
+    /* No secure TLSA at the expanded name: try the original name (RFC
+     * 7671 §7, RFC 7672 §2.2.3). */
+    if (!h->tried_orig && strcmp(h->base, h->name) != 0) {
+        tp_dns_answer_free(a);
+        host_start_tlsa(h, h->name);
+        step_done(h->lk);
+        return;
+    }
+    host_done(h, TP_HOST_NONE, "no secure TLSA records at _25._tcp.%s "
+              "(%s %s)", h->base, tp_dns_rc_name(a->rc),
+              tp_dnssec_name(a->sec));
+}
+
+/* host_start_tlsa - query TLSA at _25._tcp.<base> */
+static void
+host_start_tlsa(struct tp_host *h, const char *base)
+{
+    char qname[TP_DOMAIN_MAX + 16];
+    int rc;
+
+    snprintf(h->base, sizeof(h->base), "%s", base);
+    if (strcmp(base, h->name) == 0)
+        h->tried_orig = true;
+    if (strlen(base) + 9 > TP_DOMAIN_MAX) {
+        h->lk->pending++;
+        host_done(h, TP_HOST_NONE, "_25._tcp.%s would exceed %d octets",
+                  base, TP_DOMAIN_MAX);
+        return;
+    }
+    snprintf(qname, sizeof(qname), "_25._tcp.%s", base);
+    h->busy = true;
+    h->lk->pending++;
+    rc = tp_dns_lookup(h->lk->ctx, qname, GETDNS_RRTYPE_TLSA, &h->tlsa,
+                       on_host_tlsa, h, &h->tid);
+    if (rc != 0) {
+        h->busy = false;
+        h->lk->nomem |= rc == TP_ENOMEM;
+        host_done(h, TP_HOST_FAILED, "TLSA lookup could not start: %s",
+                  h->tlsa.err);
+    }
+}
+
+/* on_host_cname - is the host name itself a secure CNAME?  Then TLSA is
+ * looked up at the original name even though the target's addresses are
+ * insecure (RFC 7672 §2.2.2). */
+static void
+on_host_cname(void *arg)
+{
+    struct tp_host *h = arg;
+    struct tp_dns_answer *a = &h->cname;
+
+    h->busy = false;
+    trace(h->lk, "DNS CNAME %s: %s %s -> %s", h->name, tp_dns_rc_name(a->rc),
+          tp_dnssec_name(a->sec), a->canon[0] ? a->canon : "-");
+    if (failed_state(a)) {
+        host_done(h, TP_HOST_FAILED, "CNAME lookup %s",
+                  a->rc == TP_DNS_ERROR ? a->err : tp_dnssec_name(a->sec));
+        return;
+    }
+    if (a->rc == TP_DNS_OK && a->sec == TP_SEC_SECURE) {
+        host_start_tlsa(h, h->name);
+        step_done(h->lk);
+        return;
+    }
+    host_done(h, TP_HOST_NONE, "address records insecure (via an "
+              "insecure CNAME)");
+}
+
+/* on_host_addr - A/AAAA of an MX host (RFC 7672 §2.2.2) */
+static void
+on_host_addr(void *arg)
+{
+    struct tp_host *h = arg;
+    struct tp_dns_answer *a = &h->addr;
+    char head[160];
+    int rc;
+
+    h->busy = false;
+    dns_head(a, head, sizeof(head));
+    trace(h->lk, "DNS A/AAAA %s: %s%s%s", h->name, head,
+          a->canon[0] ? ", via CNAME to " : "", a->canon);
+    if (failed_state(a)) {
+        host_done(h, TP_HOST_FAILED, "address lookup %s",
+                  a->rc == TP_DNS_ERROR ? a->err : tp_dnssec_name(a->sec));
+        return;
+    }
+    if (a->rc != TP_DNS_OK) {
+        host_done(h, TP_HOST_NOADDR, "no address records (%s)",
+                  tp_dns_rc_name(a->rc));
+        return;
+    }
+    if (a->sec == TP_SEC_SECURE) {
+        /* every link secure: TLSA at the expanded name first */
+        host_start_tlsa(h, a->canon[0] ? a->canon : h->name);
+        step_done(h->lk);
+        return;
+    }
+    if (a->sec == TP_SEC_INSECURE && a->cname_seen) {
+        h->busy = true;
+        h->lk->pending++;
+        rc = tp_dns_lookup(h->lk->ctx, h->name, GETDNS_RRTYPE_CNAME,
+                           &h->cname, on_host_cname, h, &h->tid);
+        if (rc != 0) {
+            h->busy = false;
+            h->lk->nomem |= rc == TP_ENOMEM;
+            host_done(h, TP_HOST_FAILED, "CNAME lookup could not start");
+        }
+        step_done(h->lk);
+        return;
+    }
+    host_done(h, TP_HOST_NONE, "address records %s: no DANE "
+              "(RFC 7672 §2.2.2)", tp_dnssec_name(a->sec));
+}
+
+/* start_hosts - derive the MX hosts and start DANE lookups for each */
+static void
+start_hosts(struct tp_lookup *lk)
+{
+    const char *names[TP_MX_RRS_MAX];
+    unsigned int prefs[TP_MX_RRS_MAX];
+    size_t i, n;
+
+    if (failed_state(&lk->mx))
+        return; /* hosts from a failed or bogus MX answer are not listed */
+    n = tp_mx_hosts(lk->domain, lk->mx.rc, lk->mx.mx, lk->mx.n, names,
+                    prefs, TP_MX_RRS_MAX, &lk->null_mx);
+    if (n == 0)
+        return;
+    lk->hosts = tp_calloc(n, sizeof(*lk->hosts));
+    if (lk->hosts == NULL) {
+        lk->nomem = true;
+        return;
+    }
+    lk->n_hosts = n;
+    for (i = 0; i < n; i++) {
+        struct tp_host *h = &lk->hosts[i];
+
+        h->lk = lk;
+        snprintf(h->name, sizeof(h->name), "%s", names[i]);
+        h->pref = prefs[i];
+    }
+    if (!lk->dane_checked)
+        return;
+    for (i = 0; i < n; i++) {
+        struct tp_host *h = &lk->hosts[i];
+        int rc;
+
+        h->busy = true;
+        lk->pending++;
+        rc = tp_dns_lookup(lk->ctx, h->name, 0, &h->addr, on_host_addr, h,
+                           &h->tid);
+        if (rc != 0) {
+            h->busy = false;
+            lk->nomem |= rc == TP_ENOMEM;
+            host_done(h, TP_HOST_FAILED, "address lookup could not start");
+        }
+    }
+}
+
 static void
 on_mx(void *arg)
 {
@@ -74,6 +358,7 @@ on_mx(void *arg)
     if (lk->mx.rc == TP_DNS_ERROR)
         tp_log(lk->ctx, TLSPOL_LOG_WARN, TP_MSG_DNS_FAIL,
                "%s: MX lookup failed: %s", lk->domain, lk->mx.err);
+    start_hosts(lk);
     step_done(lk);
 }
 
@@ -178,8 +463,8 @@ on_txt(void *arg)
     dns_head(&lk->txt, head, sizeof(head));
     trace(lk, "DNS TXT _mta-sts.%s: %s", lk->domain, head);
     for (i = 0; i < lk->txt.n; i++) {
-        rrs[i].data = lk->txt.txt[i].data;
-        rrs[i].len = lk->txt.txt[i].len;
+        rrs[i].data = lk->txt.rd[i].data;
+        rrs[i].len = lk->txt.rd[i].len;
         trace(lk, "  TXT \"%.*s\"", (int)(rrs[i].len > 200 ? 200
                                                             : rrs[i].len),
               (const char *)rrs[i].data);
@@ -267,7 +552,9 @@ finish(struct tp_lookup *lk)
 {
     struct tlspol_ctx *ctx = lk->ctx;
     struct tp_verdict_in in;
+    struct tp_host_in hin[TP_MX_RRS_MAX];
     struct tp_lookup **pp;
+    size_t i;
 
     memset(&in, 0, sizeof(in));
     in.domain = lk->domain;
@@ -281,8 +568,16 @@ finish(struct tp_lookup *lk)
     in.mx_rc = lk->mx.rc;
     in.mx_sec = lk->mx.sec;
     in.mx_err = lk->mx.err;
-    in.mx = lk->mx.mx;
-    in.n_mx = lk->mx.n;
+    in.null_mx = lk->null_mx;
+    for (i = 0; i < lk->n_hosts; i++) {
+        hin[i].name = lk->hosts[i].name;
+        hin[i].pref = lk->hosts[i].pref;
+        hin[i].dane = lk->hosts[i].dane;
+        hin[i].note = lk->hosts[i].note;
+    }
+    in.hosts = hin;
+    in.n_hosts = lk->n_hosts;
+    in.dane_checked = lk->dane_checked;
     tp_verdict_eval(&in, &lk->vout);
     trace(lk, "rule: %s", lk->vout.rule ? lk->vout.rule : "-");
     trace(lk, "verdict: %s: %s", tlspol_verdict_name(lk->vout.verdict),
@@ -311,6 +606,19 @@ lookup_free(struct tp_lookup *lk)
     tp_dns_answer_free(&lk->mx);
     tp_dns_answer_free(&lk->txt);
     tp_dns_answer_free(&lk->addr);
+    for (i = 0; i < lk->n_hosts; i++) {
+        struct tp_host *h = &lk->hosts[i];
+        size_t j;
+
+        tp_dns_answer_free(&h->addr);
+        tp_dns_answer_free(&h->cname);
+        tp_dns_answer_free(&h->tlsa);
+        for (j = 0; j < h->n_recs; j++)
+            tp_tlsa_free(&h->recs[j]);
+        tp_free(h->recs);
+        tp_free(h->why);
+    }
+    tp_free(lk->hosts);
     tp_fetch_clear(&lk->fetch);
     tp_sts_policy_free(&lk->pol);
     for (i = 0; i < lk->n_trace; i++)
@@ -330,6 +638,9 @@ lookup_abort(struct tlspol_ctx *ctx, struct tp_lookup *lk)
         tp_dns_cancel(ctx, lk->txt_tid);
     if (lk->addr_busy)
         tp_dns_cancel(ctx, lk->addr_tid);
+    for (size_t i = 0; i < lk->n_hosts; i++)
+        if (lk->hosts[i].busy)
+            tp_dns_cancel(ctx, lk->hosts[i].tid);
     if (lk->fetch_busy)
         tp_fetch_cancel(ctx, &lk->fetch);
     for (q = lk->waiters; q != NULL; q = next) {
@@ -393,6 +704,7 @@ lookup_start(struct tp_lookup *lk)
     int rc;
 
     lk->pending = 1; /* held until both lookups are started */
+    lk->dane_checked = lk->ctx->dnssec_mode != TP_DNSSEC_OFF;
     lk->started = tp_loop_now();
     tp_log(lk->ctx, TLSPOL_LOG_DEBUG, TP_MSG_RESOLVE_START, "%s: lookup "
            "started", lk->domain);

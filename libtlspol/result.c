@@ -12,7 +12,7 @@
 #include "internal.h"
 
 /* JSON output is bounded: trace and hosts are bounded, so is this. */
-#define JSON_MAX (256u * 1024u)
+#define JSON_MAX (1024u * 1024u)
 
 /* dup_list - copy n strings into a new owned array */
 static char **
@@ -50,6 +50,44 @@ free_list(char **l, size_t n)
     tp_free(l);
 }
 
+/* copy_host - one host's detail, with its usable TLSA records as text */
+static int
+copy_host(struct tp_result_host *rh, const struct tp_verdict_host *vh,
+          const struct tp_host *h)
+{
+    size_t j, k = 0;
+
+    snprintf(rh->name, sizeof(rh->name), "%s", vh->name);
+    rh->pref = vh->pref;
+    rh->sts_match = vh->sts_match;
+    rh->dane = vh->dane;
+    if (h == NULL)
+        return 0;
+    rh->addr_sec = h->addr.sec;
+    rh->tlsa_sec = h->tlsa.sec;
+    if (h->tlsa.rc != TP_DNS_PENDING)
+        snprintf(rh->tlsa_name, sizeof(rh->tlsa_name), "_25._tcp.%s",
+                 h->base);
+    snprintf(rh->note, sizeof(rh->note), "%s", h->note);
+    if (h->n_usable == 0)
+        return 0;
+    rh->tlsa = tp_calloc(h->n_usable, sizeof(*rh->tlsa));
+    if (rh->tlsa == NULL)
+        return -1;
+    for (j = 0; j < h->n_recs && k < h->n_usable; j++) {
+        char txt[176]; /* long Full(0) data is elided in the middle */
+
+        if (h->why[j] != TP_TLSA_OK)
+            continue;
+        tp_tlsa_format(&h->recs[j], txt, sizeof(txt));
+        rh->tlsa[k] = tp_strndup(txt, strlen(txt));
+        if (rh->tlsa[k] == NULL)
+            return -1;
+        rh->n_tlsa = ++k;
+    }
+    return 0;
+}
+
 tlspol_result *
 tp_result_from_lookup(const struct tp_lookup *lk)
 {
@@ -75,17 +113,17 @@ tp_result_from_lookup(const struct tp_lookup *lk)
         if (r->n_mx > 0 && r->mx == NULL)
             goto fail;
     }
+    r->mx_sec = lk->mx.sec;
+    r->dane_available = v->dane_available;
     if (v->n_hosts > 0) {
         r->hosts = tp_calloc(v->n_hosts, sizeof(*r->hosts));
         if (r->hosts == NULL)
             goto fail;
         r->n_hosts = v->n_hosts;
-        for (i = 0; i < v->n_hosts; i++) {
-            snprintf(r->hosts[i].name, sizeof(r->hosts[i].name), "%s",
-                     v->hosts[i].name);
-            r->hosts[i].pref = v->hosts[i].pref;
-            r->hosts[i].sts_match = v->hosts[i].sts_match;
-        }
+        for (i = 0; i < v->n_hosts; i++)
+            if (copy_host(&r->hosts[i], &v->hosts[i],
+                          i < lk->n_hosts ? &lk->hosts[i] : NULL) != 0)
+                goto fail;
     }
     r->n_trace = lk->n_trace;
     r->trace = dup_list(lk->trace, lk->n_trace);
@@ -106,6 +144,8 @@ tlspol_result_free(tlspol_result *r)
         return;
     free_list(r->mx, r->n_mx);
     free_list(r->trace, r->n_trace);
+    for (size_t i = 0; r->hosts != NULL && i < r->n_hosts; i++)
+        free_list(r->hosts[i].tlsa, r->hosts[i].n_tlsa);
     tp_free(r->hosts);
     tp_free(r->json);
     tp_free(r);
@@ -212,6 +252,93 @@ tlspol_result_host_sts_match(const tlspol_result *r, size_t i)
     return r && i < r->n_hosts ? r->hosts[i].sts_match : -1;
 }
 
+/* public enum from the internal DNSSEC state */
+static tlspol_dnssec
+pub_sec(enum tp_dnssec s)
+{
+    switch (s) {
+    case TP_SEC_SECURE: return TLSPOL_DNSSEC_SECURE;
+    case TP_SEC_INSECURE: return TLSPOL_DNSSEC_INSECURE;
+    case TP_SEC_BOGUS: return TLSPOL_DNSSEC_BOGUS;
+    case TP_SEC_INDETERMINATE: return TLSPOL_DNSSEC_INDETERMINATE;
+    default: return TLSPOL_DNSSEC_UNVALIDATED;
+    }
+}
+
+/* public enum from the internal host DANE state */
+static tlspol_host_dane
+pub_dane(enum tp_host_dane d)
+{
+    switch (d) {
+    case TP_HOST_DANE: return TLSPOL_HOST_DANE_USABLE;
+    case TP_HOST_ENCRYPT: return TLSPOL_HOST_DANE_UNUSABLE;
+    case TP_HOST_NOADDR: return TLSPOL_HOST_DANE_NO_ADDRESS;
+    case TP_HOST_FAILED: return TLSPOL_HOST_DANE_FAILED;
+    default: return TLSPOL_HOST_DANE_NONE;
+    }
+}
+
+TP_EXPORT tlspol_dnssec
+tlspol_result_mx_dnssec(const tlspol_result *r)
+{
+    return r ? pub_sec(r->mx_sec) : TLSPOL_DNSSEC_UNVALIDATED;
+}
+
+TP_EXPORT int
+tlspol_result_dane_available(const tlspol_result *r)
+{
+    return r ? r->dane_available : 0;
+}
+
+TP_EXPORT tlspol_host_dane
+tlspol_result_host_dane(const tlspol_result *r, size_t i)
+{
+    return r && i < r->n_hosts ? pub_dane(r->hosts[i].dane)
+                               : TLSPOL_HOST_DANE_NONE;
+}
+
+TP_EXPORT tlspol_dnssec
+tlspol_result_host_address_dnssec(const tlspol_result *r, size_t i)
+{
+    return r && i < r->n_hosts ? pub_sec(r->hosts[i].addr_sec)
+                               : TLSPOL_DNSSEC_UNVALIDATED;
+}
+
+TP_EXPORT tlspol_dnssec
+tlspol_result_host_tlsa_dnssec(const tlspol_result *r, size_t i)
+{
+    return r && i < r->n_hosts ? pub_sec(r->hosts[i].tlsa_sec)
+                               : TLSPOL_DNSSEC_UNVALIDATED;
+}
+
+TP_EXPORT const char *
+tlspol_result_host_tlsa_name(const tlspol_result *r, size_t i)
+{
+    if (r == NULL || i >= r->n_hosts || r->hosts[i].tlsa_name[0] == '\0')
+        return NULL;
+    return r->hosts[i].tlsa_name;
+}
+
+TP_EXPORT size_t
+tlspol_result_host_tlsa_count(const tlspol_result *r, size_t i)
+{
+    return r && i < r->n_hosts ? r->hosts[i].n_tlsa : 0;
+}
+
+TP_EXPORT const char *
+tlspol_result_host_tlsa(const tlspol_result *r, size_t i, size_t j)
+{
+    if (r == NULL || i >= r->n_hosts || j >= r->hosts[i].n_tlsa)
+        return NULL;
+    return r->hosts[i].tlsa[j];
+}
+
+TP_EXPORT const char *
+tlspol_result_host_note(const tlspol_result *r, size_t i)
+{
+    return r && i < r->n_hosts ? r->hosts[i].note : NULL;
+}
+
 TP_EXPORT size_t
 tlspol_result_trace_count(const tlspol_result *r)
 {
@@ -253,6 +380,12 @@ build_json(const tlspol_result *r, struct tp_buf *b)
     if (rc == TP_OK)
         rc = json_key_str(b, "source", tlspol_source_name(r->source), 0);
     if (rc == TP_OK) rc = json_key_str(b, "reason", r->reason, 0);
+    if (rc == TP_OK)
+        rc = json_key_str(b, "mx_dnssec",
+                          tlspol_dnssec_name(pub_sec(r->mx_sec)), 0);
+    if (rc == TP_OK)
+        rc = tp_buf_printf(b, ",\"dane_available\":%s",
+                           r->dane_available ? "true" : "false");
     if (rc == TP_OK) rc = tp_buf_puts(b, ",\"mta_sts\":");
     if (rc == TP_OK && r->sts_mode == TLSPOL_STS_MODE_ABSENT) {
         rc = tp_buf_puts(b, "null");
@@ -282,9 +415,34 @@ build_json(const tlspol_result *r, struct tp_buf *b)
         rc = tp_buf_printf(b, "%s{\"name\":", i ? "," : "");
         if (rc == TP_OK) rc = tp_buf_json_str(b, h->name, strlen(h->name));
         if (rc == TP_OK)
-            rc = tp_buf_printf(b, ",\"preference\":%u,\"sts_match\":%s}",
+            rc = tp_buf_printf(b, ",\"preference\":%u,\"sts_match\":%s",
                                h->pref, h->sts_match < 0 ? "null"
                                : h->sts_match ? "true" : "false");
+        if (rc == TP_OK)
+            rc = json_key_str(b, "dane",
+                              tlspol_host_dane_name(pub_dane(h->dane)), 0);
+        if (rc == TP_OK)
+            rc = json_key_str(b, "address_dnssec",
+                              tlspol_dnssec_name(pub_sec(h->addr_sec)), 0);
+        if (rc == TP_OK)
+            rc = json_key_str(b, "tlsa_name", h->tlsa_name[0]
+                              ? h->tlsa_name : NULL, 0);
+        if (rc == TP_OK)
+            rc = json_key_str(b, "tlsa_dnssec", h->tlsa_name[0]
+                              ? tlspol_dnssec_name(pub_sec(h->tlsa_sec))
+                              : NULL, 0);
+        if (rc == TP_OK)
+            rc = json_key_str(b, "note", h->note, 0);
+        if (rc == TP_OK)
+            rc = tp_buf_puts(b, ",\"tlsa\":[");
+        for (size_t j = 0; rc == TP_OK && j < h->n_tlsa; j++) {
+            if (j > 0)
+                rc = tp_buf_puts(b, ",");
+            if (rc == TP_OK)
+                rc = tp_buf_json_str(b, h->tlsa[j], strlen(h->tlsa[j]));
+        }
+        if (rc == TP_OK)
+            rc = tp_buf_puts(b, "]}");
     }
     if (rc == TP_OK) rc = tp_buf_puts(b, "],\"trace\":[");
     for (i = 0; rc == TP_OK && i < r->n_trace; i++) {

@@ -1,18 +1,33 @@
 /*
  * verdict.c - plain facts in, verdict out (DESIGN §5).
  *
- * Rules implemented here, in order:
- *  - Our own failure (out of memory while looking up): TEMPFAIL, never a
- *    weaker verdict built from partial facts.
- *  - MX RRset lookup failed or bogus: TEMPFAIL.  The MTA could not pick
- *    hosts safely either (RFC 7672 §2.2.1; RFC 5321 §5.1).
- *  - NXDOMAIN: no policy (nothing to deliver to).  Null MX (RFC 7505 §3):
- *    no policy, the domain accepts no mail.
- *  - A valid MTA-STS policy (RFC 8461 §5): enforce -> STS_ENFORCE unless
- *    no MX host matches any mx pattern (§4.1), which is TEMPFAIL because no
- *    host may be used; testing -> STS_TESTING; none -> NO_POLICY.
- *  - Anything else: NO_POLICY, with the failed discovery step as reason
- *    (§5: a failed discovery with nothing cached means no MTA-STS).
+ * Rules, in order (first match decides):
+ *  1. Our own failure (out of memory while looking up): TEMPFAIL, never a
+ *     weaker verdict built from partial facts.
+ *  2. MX RRset lookup failed, bogus or indeterminate: TEMPFAIL.  The hosts
+ *     cannot be known safely (RFC 7672 §2.2.1, §2.1.1).
+ *  3. NXDOMAIN: no policy, nothing to deliver to.  Null MX (RFC 7505 §3):
+ *     no policy, the domain accepts no mail.
+ *  4. DANE (RFC 7672 §2.2), when DNSSEC could be used.  Per host: usable
+ *     TLSA (DANE), TLSA with no usable record (ENCRYPT), none, no address,
+ *     or failed (a bogus/failed address or TLSA lookup: the host must
+ *     never be used without DANE, RFC 7672 §2.1.2).
+ *     a. no host is usable at all and some failed: TEMPFAIL;
+ *     b. every host has usable TLSA and the MX RRset is secure: DANE_ONLY;
+ *     c. some host has usable TLSA: DANE, or DANE_ONLY when the domain
+ *        also has an MTA-STS enforce policy (hosts without TLSA are then
+ *        never used without authentication);
+ *     d. TLSA present but none usable: ENCRYPT (RFC 7672 §2.2);
+ *     e. a failed host among hosts without DANE: with MTA-STS enforce,
+ *        TEMPFAIL (MTA-STS must not override failing DANE, RFC 8461 §2,
+ *        and the failed host matches no way to exclude it); otherwise
+ *        DANE, so the MTA looks up TLSA per host and skips that one.
+ *     DANE always wins over MTA-STS (RFC 8461 §2).
+ *  5. A valid MTA-STS policy (RFC 8461 §5): enforce -> STS_ENFORCE unless
+ *     no MX host matches any mx pattern (§4.1): TEMPFAIL, no host may be
+ *     used; testing -> STS_TESTING; none -> NO_POLICY.
+ *  6. Otherwise NO_POLICY, with the failed discovery step as reason
+ *     (§5: a failed discovery with nothing cached means no MTA-STS).
  *
  * Pure.  Limits: TP_MX_RRS_MAX hosts, TP_REASON_MAX reason.
  * SPDX-License-Identifier: MIT
@@ -23,69 +38,81 @@
 #include "domain.h"
 #include "verdict.h"
 
-/* add_host - append one host to the output list, bounded */
-static void
-add_host(struct tp_verdict_out *out, const char *name, unsigned int pref)
+const char *
+tp_host_dane_name(enum tp_host_dane d)
 {
-    struct tp_verdict_host *h;
-
-    if (out->n_hosts >= TP_MX_RRS_MAX)
-        return;
-    h = &out->hosts[out->n_hosts++];
-    snprintf(h->name, sizeof(h->name), "%s", name);
-    h->pref = pref;
-    h->sts_match = -1;
+    switch (d) {
+    case TP_HOST_DANE: return "usable";
+    case TP_HOST_ENCRYPT: return "unusable";
+    case TP_HOST_NOADDR: return "no-address";
+    case TP_HOST_FAILED: return "failed";
+    default: return "none";
+    }
 }
 
-/* collect_hosts - MX hosts by preference, or the implicit MX (RFC 5321
- * §5.1); returns 1 for a null MX (RFC 7505) */
-static int
-collect_hosts(const struct tp_verdict_in *in, struct tp_verdict_out *out)
+size_t
+tp_mx_hosts(const char *domain, enum tp_dns_rc mx_rc,
+            const struct tp_mx_rr *mx, size_t n_mx, const char **names,
+            unsigned int *prefs, size_t max, int *null_mx)
 {
-    size_t i, j, order[TP_MX_RRS_MAX], n = 0;
+    size_t i, j, n = 0;
 
-    if (in->mx_rc == TP_DNS_NODATA) {
-        add_host(out, in->domain, 0);
+    *null_mx = 0;
+    if (mx_rc == TP_DNS_NODATA && max > 0) {
+        names[0] = domain;
+        prefs[0] = 0;
+        return 1;
+    }
+    if (mx_rc != TP_DNS_OK)
+        return 0;
+    if (n_mx == 1 && mx[0].host[0] == '\0') {
+        *null_mx = 1;
         return 0;
     }
-    if (in->mx_rc != TP_DNS_OK)
-        return 0;
-    if (in->n_mx == 1 && in->mx[0].host[0] == '\0')
-        return 1;
-    /* insertion sort of indexes by preference: stable, n is small */
-    for (i = 0; i < in->n_mx && n < TP_MX_RRS_MAX; i++) {
-        if (in->mx[i].host[0] == '\0')
-            continue; /* a "." among real hosts: not a null MX, skip it */
-        for (j = n; j > 0 && in->mx[order[j - 1]].pref > in->mx[i].pref; j--)
-            order[j] = order[j - 1];
-        order[j] = i;
+    /* insertion sort by preference: stable, n is small */
+    for (i = 0; i < n_mx && n < max; i++) {
+        if (mx[i].host[0] == '\0')
+            continue; /* a "." among real hosts is not a null MX */
+        for (j = n; j > 0 && prefs[j - 1] > mx[i].pref; j--) {
+            names[j] = names[j - 1];
+            prefs[j] = prefs[j - 1];
+        }
+        names[j] = mx[i].host;
+        prefs[j] = mx[i].pref;
         n++;
     }
-    for (i = 0; i < n; i++)
-        add_host(out, in->mx[order[i]].host, in->mx[order[i]].pref);
-    return 0;
+    return n;
 }
 
-/* list_append - ", "-separated list into buf, marking truncation */
+/* cat - append item to buf, cut short when full */
 static void
-list_append(char *buf, size_t size, const char *item)
+cat(char *buf, size_t size, const char *item)
 {
-    size_t len = strlen(buf);
+    size_t len = strlen(buf), add = strlen(item);
 
     if (len + 1 >= size)
         return;
-    snprintf(buf + len, size - len, "%s%s", len ? ", " : "", item);
+    if (add > size - 1 - len)
+        add = size - 1 - len;
+    memcpy(buf + len, item, add);
+    buf[len + add] = '\0';
 }
 
-/* eval_sts - a valid policy decides */
+/* list_append - ", "-separated list into buf */
 static void
-eval_sts(const struct tp_verdict_in *in, struct tp_verdict_out *out)
+list_append(char *buf, size_t size, const char *item)
 {
-    const struct tp_sts_policy *pol = in->pol;
-    size_t i, j, matched = 0;
-    char pats[192] = "", hosts[192] = "";
+    if (buf[0] != '\0')
+        cat(buf, size, ", ");
+    cat(buf, size, item);
+}
 
-    out->source = TLSPOL_SOURCE_STS;
+/* match_sts - mark each host against the policy's mx patterns (§4.1) */
+static size_t
+match_sts(const struct tp_sts_policy *pol, struct tp_verdict_out *out)
+{
+    size_t i, j, matched = 0;
+
     for (i = 0; i < out->n_hosts; i++) {
         out->hosts[i].sts_match = 0;
         for (j = 0; j < pol->n_mx; j++) {
@@ -96,12 +123,24 @@ eval_sts(const struct tp_verdict_in *in, struct tp_verdict_out *out)
             }
         }
     }
+    return matched;
+}
+
+/* eval_sts - a valid policy decides (rule 5) */
+static void
+eval_sts(const struct tp_verdict_in *in, struct tp_verdict_out *out,
+         size_t matched)
+{
+    const struct tp_sts_policy *pol = in->pol;
+    char pats[192] = "", hosts[192] = "";
+    size_t i;
+
+    out->source = TLSPOL_SOURCE_STS;
     switch (pol->mode) {
     case TP_STS_MODE_ENFORCE:
-        out->mode = TLSPOL_STS_MODE_ENFORCE;
         if (matched == 0) {
-            for (j = 0; j < pol->n_mx; j++)
-                list_append(pats, sizeof(pats), pol->mx[j]);
+            for (i = 0; i < pol->n_mx; i++)
+                list_append(pats, sizeof(pats), pol->mx[i]);
             for (i = 0; i < out->n_hosts; i++)
                 list_append(hosts, sizeof(hosts), out->hosts[i].name);
             out->verdict = TLSPOL_VERDICT_TEMPFAIL;
@@ -119,7 +158,6 @@ eval_sts(const struct tp_verdict_in *in, struct tp_verdict_out *out)
                  in->sts_id, matched, out->n_hosts);
         return;
     case TP_STS_MODE_TESTING:
-        out->mode = TLSPOL_STS_MODE_TESTING;
         out->verdict = TLSPOL_VERDICT_STS_TESTING;
         out->rule = "RFC 8461 §5: mode testing";
         snprintf(out->reason, sizeof(out->reason),
@@ -127,7 +165,6 @@ eval_sts(const struct tp_verdict_in *in, struct tp_verdict_out *out)
                  "failures", in->sts_id);
         return;
     default:
-        out->mode = TLSPOL_STS_MODE_NONE;
         out->verdict = TLSPOL_VERDICT_NO_POLICY;
         out->rule = "RFC 8461 §5: mode none";
         snprintf(out->reason, sizeof(out->reason),
@@ -137,13 +174,136 @@ eval_sts(const struct tp_verdict_in *in, struct tp_verdict_out *out)
     }
 }
 
+/* failed_list - "a (note); b (note)" of the failed hosts */
+static void
+failed_list(const struct tp_verdict_in *in, char *buf, size_t size)
+{
+    size_t i;
+
+    buf[0] = '\0';
+    for (i = 0; i < in->n_hosts; i++) {
+        char item[TP_DOMAIN_MAX + 100];
+
+        if (in->hosts[i].dane != TP_HOST_FAILED)
+            continue;
+        snprintf(item, sizeof(item), "%s (%s)", in->hosts[i].name,
+                 in->hosts[i].note && in->hosts[i].note[0]
+                     ? in->hosts[i].note : "lookup failed");
+        list_append(buf, size, item);
+    }
+}
+
+/* eval_dane - rule 4; returns 1 when DANE decided */
+static int
+eval_dane(const struct tp_verdict_in *in, struct tp_verdict_out *out,
+          int sts_enforce)
+{
+    size_t i, n_dane = 0, n_enc = 0, n_failed = 0, n_none = 0;
+    char failed[256];
+
+    for (i = 0; i < in->n_hosts; i++) {
+        switch (in->hosts[i].dane) {
+        case TP_HOST_DANE: n_dane++; break;
+        case TP_HOST_ENCRYPT: n_enc++; break;
+        case TP_HOST_FAILED: n_failed++; break;
+        case TP_HOST_NONE: n_none++; break;
+        default: break;
+        }
+    }
+    failed_list(in, failed, sizeof(failed));
+    out->source = TLSPOL_SOURCE_DANE;
+    if (n_failed > 0 && n_dane + n_enc + n_none == 0) {
+        out->verdict = TLSPOL_VERDICT_TEMPFAIL;
+        out->rule = "RFC 7672 §2.1.2: no MX host is usable, defer";
+        snprintf(out->reason, sizeof(out->reason), "no usable MX host: %s",
+                 failed);
+        return 1;
+    }
+    if (n_dane > 0) {
+        if (n_dane == in->n_hosts && in->mx_sec == TP_SEC_SECURE) {
+            out->verdict = TLSPOL_VERDICT_DANE_ONLY;
+            out->rule = "RFC 7672 §2.2: every MX host has usable TLSA";
+            snprintf(out->reason, sizeof(out->reason),
+                     "DANE: all %zu MX hosts have usable TLSA records",
+                     n_dane);
+        } else if (sts_enforce) {
+            out->verdict = TLSPOL_VERDICT_DANE_ONLY;
+            out->rule = "DESIGN §5: DANE on some hosts and MTA-STS enforce";
+            snprintf(out->reason, sizeof(out->reason),
+                     "DANE on %zu of %zu MX hosts and MTA-STS enforce: "
+                     "hosts without TLSA are not used", n_dane,
+                     in->n_hosts);
+        } else {
+            out->verdict = TLSPOL_VERDICT_DANE;
+            out->rule = "RFC 7672 §2.2: some MX hosts have usable TLSA";
+            snprintf(out->reason, sizeof(out->reason),
+                     "DANE on %zu of %zu MX hosts%s", n_dane, in->n_hosts,
+                     in->mx_sec != TP_SEC_SECURE ? " (MX RRset not secure)"
+                                                 : "");
+            if (failed[0]) {
+                cat(out->reason, sizeof(out->reason), "; unusable: ");
+                cat(out->reason, sizeof(out->reason), failed);
+            }
+        }
+        return 1;
+    }
+    if (n_enc > 0) {
+        out->verdict = TLSPOL_VERDICT_ENCRYPT;
+        out->rule = "RFC 7672 §2.2: TLSA present, none usable: encrypt";
+        snprintf(out->reason, sizeof(out->reason),
+                 "TLSA records on %zu of %zu MX hosts, none usable: TLS "
+                 "required without authentication", n_enc, in->n_hosts);
+        return 1;
+    }
+    if (n_failed > 0) {
+        if (sts_enforce) {
+            out->verdict = TLSPOL_VERDICT_TEMPFAIL;
+            out->rule = "RFC 8461 §2: MTA-STS must not override failing "
+                        "DANE";
+            snprintf(out->reason, sizeof(out->reason),
+                     "DANE lookups failed for some MX hosts and MTA-STS "
+                     "enforce cannot exclude them: %s", failed);
+        } else {
+            out->verdict = TLSPOL_VERDICT_DANE;
+            out->rule = "RFC 7672 §2.1.2: failed hosts are never used "
+                        "without DANE";
+            snprintf(out->reason, sizeof(out->reason),
+                     "DANE lookups failed for some MX hosts, which must not "
+                     "be used: %s", failed);
+        }
+        return 1;
+    }
+    out->source = TLSPOL_SOURCE_NONE;
+    return 0;
+}
+
 void
 tp_verdict_eval(const struct tp_verdict_in *in, struct tp_verdict_out *out)
 {
+    int sts_valid = in->sts == TP_STS_VALID && in->pol != NULL;
+    size_t i, matched = 0;
+
     memset(out, 0, sizeof(*out));
     out->verdict = TLSPOL_VERDICT_NO_POLICY;
     out->source = TLSPOL_SOURCE_NONE;
     out->mode = TLSPOL_STS_MODE_ABSENT;
+    out->dane_available = in->dane_checked;
+    for (i = 0; i < in->n_hosts && i < TP_MX_RRS_MAX; i++) {
+        struct tp_verdict_host *h = &out->hosts[out->n_hosts++];
+
+        snprintf(h->name, sizeof(h->name), "%s", in->hosts[i].name);
+        h->pref = in->hosts[i].pref;
+        h->dane = in->hosts[i].dane;
+        h->sts_match = -1;
+    }
+    if (sts_valid) {
+        matched = match_sts(in->pol, out);
+        out->mode = in->pol->mode == TP_STS_MODE_ENFORCE
+                        ? TLSPOL_STS_MODE_ENFORCE
+                    : in->pol->mode == TP_STS_MODE_TESTING
+                        ? TLSPOL_STS_MODE_TESTING
+                        : TLSPOL_STS_MODE_NONE;
+    }
 
     if (in->internal_error != NULL) {
         out->verdict = TLSPOL_VERDICT_TEMPFAIL;
@@ -153,13 +313,16 @@ tp_verdict_eval(const struct tp_verdict_in *in, struct tp_verdict_out *out)
                  "resolving %s: %s", in->domain, in->internal_error);
         return;
     }
-    if (in->mx_rc == TP_DNS_ERROR || in->mx_sec == TP_SEC_BOGUS) {
+    if (in->mx_rc == TP_DNS_ERROR || in->mx_sec == TP_SEC_BOGUS ||
+        in->mx_sec == TP_SEC_INDETERMINATE) {
         out->verdict = TLSPOL_VERDICT_TEMPFAIL;
         out->rule = "RFC 7672 §2.2.1: MX lookup failed, defer";
         snprintf(out->reason, sizeof(out->reason),
                  "MX lookup for %s failed (%s): cannot tell which hosts "
                  "may be used", in->domain,
                  in->mx_sec == TP_SEC_BOGUS ? "DNSSEC bogus"
+                 : in->mx_sec == TP_SEC_INDETERMINATE
+                     ? "DNSSEC indeterminate"
                  : in->mx_err && in->mx_err[0] ? in->mx_err : "error");
         return;
     }
@@ -169,18 +332,25 @@ tp_verdict_eval(const struct tp_verdict_in *in, struct tp_verdict_out *out)
                  "%s does not exist (NXDOMAIN)", in->domain);
         return;
     }
-    if (collect_hosts(in, out)) {
+    if (in->null_mx) {
         out->rule = "RFC 7505 §3: null MX";
         snprintf(out->reason, sizeof(out->reason),
                  "null MX (RFC 7505): %s accepts no mail", in->domain);
         return;
     }
-    if (in->sts == TP_STS_VALID && in->pol != NULL) {
-        eval_sts(in, out);
+    if (in->dane_checked &&
+        eval_dane(in, out, sts_valid &&
+                               in->pol->mode == TP_STS_MODE_ENFORCE))
         return;
+    if (sts_valid) {
+        eval_sts(in, out, matched);
+    } else {
+        out->rule = "RFC 8461 §5: no usable MTA-STS policy, nothing cached";
+        snprintf(out->reason, sizeof(out->reason), "no MTA-STS policy: %s",
+                 in->sts_detail && in->sts_detail[0] ? in->sts_detail
+                                                     : "none published");
     }
-    out->rule = "RFC 8461 §5: no usable MTA-STS policy, nothing cached";
-    snprintf(out->reason, sizeof(out->reason), "no MTA-STS policy: %s",
-             in->sts_detail && in->sts_detail[0] ? in->sts_detail
-                                                 : "none published");
+    if (!in->dane_checked)
+        cat(out->reason, sizeof(out->reason), "; DANE unavailable: DNSSEC "
+            "validation is off (resolver self-test failed)");
 }

@@ -12,7 +12,7 @@
 
 #include "tlspol/tlspol.h"
 #include "dns.h"
-#include "limits.h"
+#include "tp_limits.h"
 #include "sts.h"
 
 /* What MTA-STS discovery (RFC 8461 §3) came to. */
@@ -25,6 +25,35 @@ enum tp_sts_state {
     TP_STS_VALID,          /* a valid policy is in hand */
 };
 
+/* What DANE lookups found for one MX host (RFC 7672 §2.2). */
+enum tp_host_dane {
+    TP_HOST_NONE = 0,      /* no DANE: insecure, or no secure TLSA */
+    TP_HOST_NOADDR,        /* the host has no address records */
+    TP_HOST_FAILED,        /* an address or TLSA lookup failed/bogus */
+    TP_HOST_ENCRYPT,       /* secure TLSA RRset, no usable record */
+    TP_HOST_DANE,          /* usable TLSA records */
+};
+
+/* One MX host as the evaluator sees it. */
+struct tp_host_in {
+    const char *name;
+    unsigned int pref;
+    enum tp_host_dane dane;
+    const char *note;                  /* why, for FAILED (and others) */
+};
+
+/*
+ * tp_mx_hosts - the hosts mail for domain goes to: MX exchanges by
+ * preference (stable), the domain itself when there is no MX RRset
+ * (implicit MX, RFC 5321 §5.1), none for a null MX (RFC 7505 §3, *null
+ * set) or a failed lookup.  Exchanges "." among real hosts are skipped.
+ * names[i] point into mx[] or at domain.  Returns the count (<= max).
+ */
+size_t tp_mx_hosts(const char *domain, enum tp_dns_rc mx_rc,
+                   const struct tp_mx_rr *mx, size_t n_mx,
+                   const char **names, unsigned int *prefs, size_t max,
+                   int *null_mx);
+
 struct tp_verdict_in {
     const char *domain;
     const char *internal_error;        /* non-NULL: we failed, not DNS */
@@ -33,18 +62,22 @@ struct tp_verdict_in {
     const char *sts_detail;            /* why, for every state but VALID */
     const struct tp_sts_policy *pol;   /* VALID only */
     const char *sts_id;                /* VALID only */
-    /* MX RRset of the domain */
+    /* MX RRset of the domain and the hosts derived from it */
     enum tp_dns_rc mx_rc;
     enum tp_dnssec mx_sec;
     const char *mx_err;                /* TP_DNS_ERROR only */
-    const struct tp_mx_rr *mx;
-    size_t n_mx;
+    int null_mx;
+    const struct tp_host_in *hosts;
+    size_t n_hosts;
+    /* DANE: false when DNSSEC is unavailable (self-test failed) */
+    int dane_checked;
 };
 
 struct tp_verdict_host {
     char name[TP_DOMAIN_MAX + 1];
     unsigned int pref;
     int sts_match;                     /* 1, 0, or -1 (no policy) */
+    enum tp_host_dane dane;
 };
 
 struct tp_verdict_out {
@@ -53,11 +86,15 @@ struct tp_verdict_out {
     tlspol_sts_mode mode;
     char reason[TP_REASON_MAX];
     const char *rule;                  /* static text naming the rule */
+    int dane_available;                /* DNSSEC let DANE be decided */
     struct tp_verdict_host hosts[TP_MX_RRS_MAX];
     size_t n_hosts;
 };
 
-/* tp_verdict_eval - apply DESIGN §5 (MTA-STS steps) to *in */
+/* tp_host_dane_name - "usable", "unusable", "none", "no-address", "failed" */
+const char *tp_host_dane_name(enum tp_host_dane d);
+
+/* tp_verdict_eval - apply DESIGN §5 (DANE, then MTA-STS) to *in */
 void tp_verdict_eval(const struct tp_verdict_in *in,
                      struct tp_verdict_out *out);
 

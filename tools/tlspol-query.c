@@ -4,7 +4,8 @@
  *
  * Exit codes: 0 every domain resolved (whatever the verdict); 1 at least
  * one domain's verdict is TEMPFAIL; 2 usage error or invalid domain;
- * 3 setup or runtime error (bad trust anchor, out of memory, ...).
+ * 3 setup or runtime error (bad trust anchor, out of memory, ...);
+ * 4 the resolver self-test (--check-resolver) failed.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -21,6 +22,7 @@
 #define EX_TEMPFAIL 1
 #define EX_USAGE 2
 #define EX_SOFTWARE 3
+#define EX_DNSSEC 4
 
 enum { OUT_LINE, OUT_JSON, OUT_EXPLAIN };
 
@@ -32,6 +34,7 @@ usage(FILE *fp)
 {
     fprintf(fp,
 "Usage: %s [options] DOMAIN...\n"
+"       %s --check-resolver [options] [DOMAIN...]\n"
 "Resolve the outbound SMTP TLS policy (MTA-STS, DANE) of each DOMAIN.\n"
 "\n"
 "Output (default: one line per domain: DOMAIN VERDICT TLS REASON):\n"
@@ -46,6 +49,13 @@ usage(FILE *fp)
 "  -c, --ca-file FILE          CA bundle for HTTPS policy hosts\n"
 "                              (default: the system store)\n"
 "      --ca-path DIR           hashed CA directory, as --ca-file\n"
+"      --trust-ad              trust the resolver's AD bit instead of\n"
+"                              validating DNSSEC here (only for a\n"
+"                              validating resolver on loopback)\n"
+"      --check-resolver        first test that the resolver path delivers\n"
+"                              validatable DNSSEC; print the report\n"
+"      --bogus-name NAME       with --check-resolver: a name with broken\n"
+"                              signatures that must fail validation\n"
 "  -t, --timeout SECONDS       bound on each DNS query and each policy\n"
 "                              fetch (default 30; decimals allowed)\n"
 "  -v, --verbose               log to stderr (repeat for debug)\n"
@@ -53,8 +63,9 @@ usage(FILE *fp)
 "  -V, --version               print the version\n"
 "\n"
 "Exit status: 0 all resolved; 1 some verdict is TEMPFAIL (defer);\n"
-"2 usage error or invalid domain; 3 setup or runtime error.\n",
-            progname);
+"2 usage error or invalid domain; 3 setup or runtime error;\n"
+"4 resolver self-test failed (DANE unavailable).\n",
+            progname, progname);
 }
 
 static void
@@ -123,15 +134,32 @@ print_explain(const tlspol_result *r)
         for (i = 0; i < n; i++)
             printf("            mx %s\n", tlspol_result_mx_pattern(r, i));
     }
+    printf("  MX:       DNSSEC %s%s\n",
+           tlspol_dnssec_name(tlspol_result_mx_dnssec(r)),
+           tlspol_result_dane_available(r) ? ""
+                                           : "; DANE unavailable");
     n = tlspol_result_host_count(r);
     printf("  hosts:%s\n", n ? "" : "    (none)");
     for (i = 0; i < n; i++) {
         int m = tlspol_result_host_sts_match(r, i);
+        size_t j, nt = tlspol_result_host_tlsa_count(r, i);
+        const char *tn = tlspol_result_host_tlsa_name(r, i);
 
         printf("    %-5u %s%s\n", tlspol_result_host_preference(r, i),
                tlspol_result_host_name(r, i),
                m < 0 ? "" : m ? "  (matches policy)"
                               : "  (does NOT match policy)");
+        printf("          DANE %s: %s\n",
+               tlspol_host_dane_name(tlspol_result_host_dane(r, i)),
+               tlspol_result_host_note(r, i));
+        printf("          address DNSSEC %s",
+               tlspol_dnssec_name(tlspol_result_host_address_dnssec(r, i)));
+        if (tn != NULL)
+            printf(", TLSA %s DNSSEC %s", tn,
+                   tlspol_dnssec_name(tlspol_result_host_tlsa_dnssec(r, i)));
+        printf("\n");
+        for (j = 0; j < nt; j++)
+            printf("          TLSA %s\n", tlspol_result_host_tlsa(r, i, j));
     }
     printf("  lookups:\n");
     n = tlspol_result_trace_count(r);
@@ -165,13 +193,17 @@ main(int argc, char **argv)
         { "trust-anchor", required_argument, NULL, 'a' },
         { "ca-file", required_argument, NULL, 'c' },
         { "ca-path", required_argument, NULL, 'C' },
+        { "trust-ad", no_argument, NULL, 'D' },
+        { "check-resolver", no_argument, NULL, 'K' },
+        { "bogus-name", required_argument, NULL, 'B' },
         { "timeout", required_argument, NULL, 't' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
-    const char *ta = NULL, *ca = NULL, *capath = NULL;
+    const char *ta = NULL, *ca = NULL, *capath = NULL, *bogus = NULL;
+    int trust_ad = 0, check = 0;
     char *resolvers = NULL;
     unsigned int timeout = 0;
     int out = OUT_LINE, c, i, rc = EX_OK;
@@ -191,6 +223,9 @@ main(int argc, char **argv)
         case 'a': ta = optarg; break;
         case 'c': ca = optarg; break;
         case 'C': capath = optarg; break;
+        case 'D': trust_ad = 1; break;
+        case 'K': check = 1; break;
+        case 'B': bogus = optarg; break;
         case 't':
             if ((timeout = parse_timeout(optarg)) == 0) {
                 fprintf(stderr, "%s: --timeout: \"%s\" is not a number of "
@@ -206,7 +241,7 @@ main(int argc, char **argv)
         default: usage(stderr); return EX_USAGE;
         }
     }
-    if (optind >= argc) {
+    if (optind >= argc && !check) {
         fprintf(stderr, "%s: no DOMAIN given (try --help)\n", progname);
         free(resolvers);
         return EX_USAGE;
@@ -223,10 +258,31 @@ main(int argc, char **argv)
         (ta && (st = tlspol_ctx_set_trust_anchor_file(ctx, ta))) ||
         (ca && (st = tlspol_ctx_set_ca_file(ctx, ca))) ||
         (capath && (st = tlspol_ctx_set_ca_path(ctx, capath))) ||
-        (timeout && (st = tlspol_ctx_set_timeout(ctx, timeout)))) {
+        (timeout && (st = tlspol_ctx_set_timeout(ctx, timeout))) ||
+        (trust_ad && (st = tlspol_ctx_set_dnssec_mode(
+                          ctx, TLSPOL_DNSSEC_TRUST_AD)))) {
         fprintf(stderr, "%s: %s\n", progname, tlspol_ctx_errmsg(ctx));
         rc = EX_USAGE;
         goto out;
+    }
+    if (check) {
+        const char *report = "";
+
+        st = tlspol_ctx_check_resolver(ctx, bogus, &report);
+        printf("resolver self-test:\n%s", report);
+        if (st == TLSPOL_ERR_DNSSEC) {
+            printf("result: DNSSEC does NOT work on this resolver path: "
+                   "DANE is unavailable\n");
+            rc = EX_DNSSEC;
+        } else if (st != TLSPOL_OK) {
+            fprintf(stderr, "%s: %s: %s\n", progname, tlspol_strerror(st),
+                    tlspol_ctx_errmsg(ctx));
+            rc = st == TLSPOL_ERR_INVAL ? EX_USAGE : EX_SOFTWARE;
+            goto out;
+        } else {
+            printf("result: DNSSEC works\n");
+        }
+        fflush(stdout);
     }
     for (i = optind; i < argc; i++) {
         tlspol_result *r = NULL;
@@ -235,7 +291,7 @@ main(int argc, char **argv)
         if (st == TLSPOL_ERR_INVAL) {
             fprintf(stderr, "%s: %s: %s\n", progname, argv[i],
                     tlspol_ctx_errmsg(ctx));
-            if (rc == EX_OK || rc == EX_TEMPFAIL)
+            if (rc == EX_OK || rc == EX_TEMPFAIL || rc == EX_DNSSEC)
                 rc = EX_USAGE;
             continue;
         }

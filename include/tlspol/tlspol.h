@@ -48,7 +48,8 @@ typedef enum tlspol_status {
     TLSPOL_ERR_INTERNAL = 4, /**< internal error (a bug, or OS failure) */
     TLSPOL_ERR_DNS = 5,      /**< DNS resolver could not be set up */
     TLSPOL_ERR_IO = 6,       /**< a file could not be read */
-    TLSPOL_ERR_CANCELED = 7  /**< the query was canceled */
+    TLSPOL_ERR_CANCELED = 7, /**< the query was canceled */
+    TLSPOL_ERR_DNSSEC = 8    /**< the resolver path cannot do DNSSEC */
 } tlspol_status;
 
 /**
@@ -85,6 +86,33 @@ typedef enum tlspol_sts_mode {
     TLSPOL_STS_MODE_TESTING = 2, /**< mode: testing */
     TLSPOL_STS_MODE_ENFORCE = 3  /**< mode: enforce */
 } tlspol_sts_mode;
+
+/** DNSSEC state of an answer (RFC 4035 §4.3).  Append-only. */
+typedef enum tlspol_dnssec {
+    TLSPOL_DNSSEC_UNVALIDATED = 0,  /**< not validated (or not looked up) */
+    TLSPOL_DNSSEC_SECURE = 1,
+    TLSPOL_DNSSEC_INSECURE = 2,
+    TLSPOL_DNSSEC_BOGUS = 3,
+    TLSPOL_DNSSEC_INDETERMINATE = 4
+} tlspol_dnssec;
+
+/** What DANE lookups found for one MX host.  Append-only. */
+typedef enum tlspol_host_dane {
+    TLSPOL_HOST_DANE_NONE = 0,       /**< no DANE (insecure or no TLSA) */
+    TLSPOL_HOST_DANE_NO_ADDRESS = 1, /**< the host has no address */
+    TLSPOL_HOST_DANE_FAILED = 2,     /**< a lookup failed: never use it
+                                          without DANE (RFC 7672 §2.1.2) */
+    TLSPOL_HOST_DANE_UNUSABLE = 3,   /**< TLSA present, none usable */
+    TLSPOL_HOST_DANE_USABLE = 4      /**< usable TLSA records */
+} tlspol_host_dane;
+
+/** Where DNSSEC state comes from.  Append-only. */
+typedef enum tlspol_dnssec_mode {
+    TLSPOL_DNSSEC_VALIDATE = 0, /**< validate in the library (default) */
+    TLSPOL_DNSSEC_TRUST_AD = 1  /**< trust the AD bit of the resolver;
+                                     only safe for a validating resolver
+                                     on loopback */
+} tlspol_dnssec_mode;
 
 /** Log levels for tlspol_ctx_set_log_fn(). */
 typedef enum tlspol_log_level {
@@ -147,6 +175,24 @@ tlspol_verdict_name(tlspol_verdict verdict);
  */
 TLSPOL_EXPORT const char *
 tlspol_source_name(tlspol_source source);
+
+/**
+ * Name of a DNSSEC state: "unvalidated", "secure", "insecure", "bogus",
+ * "indeterminate".
+ * @return a static string.
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_dnssec_name(tlspol_dnssec state);
+
+/**
+ * Name of a host DANE state: "none", "no-address", "failed", "unusable",
+ * "usable".
+ * @return a static string.
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_host_dane_name(tlspol_host_dane state);
 
 /**
  * Name of an MTA-STS mode: "absent", "none", "testing", "enforce".
@@ -218,6 +264,39 @@ tlspol_ctx_set_ca_file(tlspol_ctx *ctx, const char *path);
  */
 TLSPOL_EXPORT tlspol_status
 tlspol_ctx_set_ca_path(tlspol_ctx *ctx, const char *path);
+
+/**
+ * How DNSSEC state is obtained.  The default validates inside the library
+ * (getdns, stub mode) against the trust anchor, whatever the resolver
+ * does.  TLSPOL_DNSSEC_TRUST_AD instead believes the resolver's AD bit.
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL for an unknown mode;
+ *         TLSPOL_ERR_BUSY after the first resolve.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_set_dnssec_mode(tlspol_ctx *ctx, tlspol_dnssec_mode mode);
+
+/**
+ * Resolver self-test: checks that the configured resolvers deliver DNSSEC
+ * records (RRSIGs are not stripped), answer over TCP when UDP truncates,
+ * that the root DNSKEY validates against the trust anchor (or carries the
+ * AD bit in TLSPOL_DNSSEC_TRUST_AD mode), and, when bogus_name is given,
+ * that this known-bogus name is rejected.  Blocks for up to a few
+ * timeouts.  When a check fails the context stops using DNSSEC: later
+ * results report DANE as unavailable (never as "no DANE"), and DANE
+ * verdicts are not given.
+ * @param[in] bogus_name a name whose signatures are known to be broken,
+ *            or NULL to skip that check.
+ * @param[out] report optional: one line per check ("ok   ..." or
+ *            "FAIL ..."); Borrowed until the next check or ctx free.
+ * @return TLSPOL_OK when DNSSEC works; TLSPOL_ERR_DNSSEC when it does not
+ *         (see the report); TLSPOL_ERR_BUSY from a callback; setup errors
+ *         as tlspol_resolve().
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_check_resolver(tlspol_ctx *ctx, const char *bogus_name,
+                          const char **report);
 
 /**
  * Time bound, in milliseconds, for each DNS query and for each policy
@@ -395,6 +474,58 @@ tlspol_result_host_preference(const tlspol_result *res, size_t i);
  */
 TLSPOL_EXPORT int
 tlspol_result_host_sts_match(const tlspol_result *res, size_t i);
+
+/** DNSSEC state of the MX RRset (or of its absence).  @since 0.1 */
+TLSPOL_EXPORT tlspol_dnssec
+tlspol_result_mx_dnssec(const tlspol_result *res);
+
+/**
+ * 1 if DANE could be decided (DNSSEC usable), 0 if DNSSEC was unavailable
+ * (resolver self-test failed): then the verdict ignores DANE and the
+ * reason says so.  @since 0.1
+ */
+TLSPOL_EXPORT int
+tlspol_result_dane_available(const tlspol_result *res);
+
+/** DANE state of the i-th host.  @since 0.1 */
+TLSPOL_EXPORT tlspol_host_dane
+tlspol_result_host_dane(const tlspol_result *res, size_t i);
+
+/** DNSSEC state of the i-th host's address records.  @since 0.1 */
+TLSPOL_EXPORT tlspol_dnssec
+tlspol_result_host_address_dnssec(const tlspol_result *res, size_t i);
+
+/** DNSSEC state of the i-th host's last TLSA answer.  @since 0.1 */
+TLSPOL_EXPORT tlspol_dnssec
+tlspol_result_host_tlsa_dnssec(const tlspol_result *res, size_t i);
+
+/**
+ * Name of the i-th host's last TLSA query ("_25._tcp.mx.example.com", the
+ * CNAME-expanded name or the original, RFC 7672 §2.2.3).
+ * @return Borrowed; NULL when no TLSA was looked up.  @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_result_host_tlsa_name(const tlspol_result *res, size_t i);
+
+/** Number of usable TLSA records of the i-th host.  @since 0.1 */
+TLSPOL_EXPORT size_t
+tlspol_result_host_tlsa_count(const tlspol_result *res, size_t i);
+
+/**
+ * The j-th usable TLSA record of the i-th host as text, "3 1 1 <hex>"
+ * (long data elided in the middle).
+ * @return Borrowed; NULL out of range.  @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_result_host_tlsa(const tlspol_result *res, size_t i, size_t j);
+
+/**
+ * One line on the i-th host's DANE state ("address lookup bogus", "2
+ * usable TLSA records at _25._tcp.mx.example.com").
+ * @return Borrowed; NULL out of range.  @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_result_host_note(const tlspol_result *res, size_t i);
 
 /**
  * Number of trace lines: every lookup made, its outcome, and the rule

@@ -75,3 +75,13 @@ Test(faults, mismatch_never_becomes_no_policy, .timeout = 600)
 {
     sweep("mx-mismatch.test", TLSPOL_VERDICT_TEMPFAIL);
 }
+
+Test(faults, dane_only_never_weakens, .timeout = 600)
+{
+    sweep("dane-ee.test", TLSPOL_VERDICT_DANE_ONLY);
+}
+
+Test(faults, failed_host_never_disappears, .timeout = 600)
+{
+    sweep("addr-bogus.test", TLSPOL_VERDICT_DANE);
+}

@@ -141,10 +141,67 @@ def net_checks():
           rc == 0 and "warning: bad-txt.test: TXT: id:" in err, err)
 
 
+DANE = [
+    ("dane-ee.test", "DANE_ONLY", "must", "all 1 MX hosts have usable TLSA"),
+    ("dane-mixed.test", "DANE", "must", "DANE on 1 of 2 MX hosts"),
+    ("dane-unusable.test", "ENCRYPT", "must", "none usable"),
+    ("dane-bogus.test", "TEMPFAIL", "defer", "no usable MX host"),
+    ("mx-bogus.test", "TEMPFAIL", "defer", "DNSSEC bogus"),
+    ("dane-sts.test", "DANE_ONLY", "must", "usable TLSA"),
+    ("null-mx.test", "NO_POLICY", "may", "null MX"),
+]
+
+
+def dane_checks():
+    doms = [d[0] for d in DANE]
+    rc, out, err = run(*NETARGS, *doms)
+    lines = out.splitlines()
+    check("dane: one line per domain, TEMPFAIL exits 1",
+          len(lines) == len(doms) and rc == 1, out + err)
+    for (dom, verdict, tls, words), line in zip(DANE, lines):
+        parts = line.split(" ", 3)
+        check(f"dane line: {dom} {verdict}",
+              len(parts) == 4 and parts[:3] == [dom, verdict, tls]
+              and words in parts[3], line)
+    rc, out, err = run(*NETARGS, "--json", "dane-cname.test")
+    try:
+        o = json.loads(out)
+    except ValueError:
+        o = {}
+    h = (o.get("hosts") or [{}])[0]
+    check("json: DANE host detail",
+          o.get("verdict") == "DANE_ONLY" and o.get("mx_dnssec") == "secure"
+          and o.get("dane_available") is True and h.get("dane") == "usable"
+          and h.get("address_dnssec") == "secure"
+          and h.get("tlsa_name") == "_25._tcp.mx-target.dane-cname.test"
+          and h.get("tlsa_dnssec") == "secure" and len(h.get("tlsa", [])) == 1
+          and h["tlsa"][0].startswith("3 1 1 "), out[:600])
+    rc, out, err = run(*NETARGS, "--explain", "addr-bogus.test")
+    for want in ("verdict:  DANE", "MX:       DNSSEC secure",
+                 "DANE failed: address lookup bogus", "DANE usable:",
+                 "TLSA 3 1 1 "):
+        check(f"--explain addr-bogus.test shows '{want}'", want in out, out)
+    bogus = ENV.get("TLSPOL_TEST_BOGUS_NAME", "")
+    rc, out, err = run(*NETARGS, "--check-resolver", "--bogus-name", bogus)
+    check("--check-resolver on a good path exits 0",
+          rc == 0 and "result: DNSSEC works" in out and "FAIL" not in out,
+          out + err)
+    strip = ENV.get("TLSPOL_TEST_STRIP_RESOLVER", "")
+    args = ["-r", strip] + NETARGS[2:]
+    rc, out, err = run(*args, "--check-resolver", "dane-ee.test")
+    check("--check-resolver on a stripping path exits 4 and names it",
+          rc == 4 and "strips DNSSEC records" in out and
+          "DANE unavailable" in out, out + err)
+    rc, out, err = run(*NETARGS, "--trust-ad", "dane-ee.test")
+    check("--trust-ad with a validating resolver",
+          rc == 0 and " DANE_ONLY " in out, out + err)
+
+
 def main():
     offline_checks()
     if NET:
         net_checks()
+        dane_checks()
     elif ENV.get("TLSPOL_REQUIRE_NET") == "1":
         check("test network present (TLSPOL_REQUIRE_NET=1)", False)
     print(f"1..{len(results) + (0 if NET else 1)}")

@@ -1,7 +1,6 @@
 /*
  * test_verdict.c - the pure evaluator, one test per row of its table
- * (DESIGN §5 as far as MTA-STS goes): plain structs in, verdict, source,
- * mode, reason and per-host detail out.  No network.
+ * (DESIGN §5: DANE, then MTA-STS), and tp_mx_hosts.  No network.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -21,17 +20,20 @@ static struct tp_sts_policy enforce = {
     .n_mx = 2, .mx = enforce_mx,
 };
 
-static struct tp_mx_rr two_mx[] = {
-    { 20, "b.example.net" },
-    { 10, "mx1.example.test" },
-};
+/* Two hosts, sorted by preference, as tp_mx_hosts would give them. */
+static struct tp_host_in two_hosts[2];
 
-/* base - an input with a secure two-host MX RRset and a valid policy */
+/* base - secure MX with two hosts without DANE, and policy pol (or none) */
 static struct tp_verdict_in
 base(const struct tp_sts_policy *pol)
 {
     struct tp_verdict_in in;
 
+    memset(two_hosts, 0, sizeof(two_hosts));
+    two_hosts[0].name = "mx1.example.test";
+    two_hosts[0].pref = 10;
+    two_hosts[1].name = "b.example.net";
+    two_hosts[1].pref = 20;
     memset(&in, 0, sizeof(in));
     in.domain = "example.test";
     in.sts = pol ? TP_STS_VALID : TP_STS_ABSENT;
@@ -40,14 +42,333 @@ base(const struct tp_sts_policy *pol)
     in.sts_id = "abc123";
     in.mx_rc = TP_DNS_OK;
     in.mx_sec = TP_SEC_SECURE;
-    in.mx = two_mx;
-    in.n_mx = 2;
+    in.hosts = two_hosts;
+    in.n_hosts = 2;
+    in.dane_checked = 1;
     return in;
+}
+
+/* dane - set both hosts' DANE states and notes */
+static void
+dane(enum tp_host_dane a, enum tp_host_dane b)
+{
+    two_hosts[0].dane = a;
+    two_hosts[0].note = a == TP_HOST_FAILED ? "TLSA lookup bogus" : "";
+    two_hosts[1].dane = b;
+    two_hosts[1].note = b == TP_HOST_FAILED ? "address lookup timeout" : "";
 }
 
 #define REASON_HAS(out, s)                                                 \
     cr_assert(strstr((out).reason, (s)) != NULL, "reason \"%s\" lacks "   \
               "\"%s\"", (out).reason, (s))
+
+/* --- tp_mx_hosts --------------------------------------------------- */
+
+Test(mx_hosts, sorted_by_preference_stable)
+{
+    static const struct tp_mx_rr mx[] = {
+        { 20, "b.example.test" }, { 10, "a.example.test" },
+        { 20, "c.example.test" }, { 5, "d.example.test" },
+    };
+    const char *names[8];
+    unsigned int prefs[8];
+    int null_mx = -1;
+    size_t n = tp_mx_hosts("example.test", TP_DNS_OK, mx, 4, names, prefs,
+                           8, &null_mx);
+
+    cr_assert_eq(n, 4);
+    cr_assert_eq(null_mx, 0);
+    cr_assert_str_eq(names[0], "d.example.test");
+    cr_assert_str_eq(names[1], "a.example.test");
+    cr_assert_str_eq(names[2], "b.example.test");
+    cr_assert_str_eq(names[3], "c.example.test");
+    cr_assert_eq(prefs[3], 20);
+}
+
+Test(mx_hosts, nodata_is_the_implicit_mx)
+{
+    const char *names[2];
+    unsigned int prefs[2];
+    int null_mx;
+
+    cr_assert_eq(tp_mx_hosts("example.test", TP_DNS_NODATA, NULL, 0, names,
+                             prefs, 2, &null_mx), 1);
+    cr_assert_str_eq(names[0], "example.test");
+    cr_assert_eq(prefs[0], 0);
+}
+
+Test(mx_hosts, null_mx_gives_no_host)
+{
+    static const struct tp_mx_rr mx[] = { { 0, "" } };
+    const char *names[2];
+    unsigned int prefs[2];
+    int null_mx = 0;
+
+    cr_assert_eq(tp_mx_hosts("example.test", TP_DNS_OK, mx, 1, names, prefs,
+                             2, &null_mx), 0);
+    cr_assert_eq(null_mx, 1);
+}
+
+Test(mx_hosts, root_exchange_among_real_hosts_is_skipped)
+{
+    static const struct tp_mx_rr mx[] = { { 0, "" }, { 10, "a.test" } };
+    const char *names[2];
+    unsigned int prefs[2];
+    int null_mx = 1;
+
+    cr_assert_eq(tp_mx_hosts("example.test", TP_DNS_OK, mx, 2, names, prefs,
+                             2, &null_mx), 1);
+    cr_assert_eq(null_mx, 0);
+    cr_assert_str_eq(names[0], "a.test");
+}
+
+Test(mx_hosts, bounded_by_max_and_empty_on_error)
+{
+    static const struct tp_mx_rr mx[] = { { 1, "a.test" }, { 2, "b.test" },
+                                          { 3, "c.test" } };
+    const char *names[2];
+    unsigned int prefs[2];
+    int null_mx;
+
+    cr_assert_eq(tp_mx_hosts("x.test", TP_DNS_OK, mx, 3, names, prefs, 2,
+                             &null_mx), 2);
+    cr_assert_eq(tp_mx_hosts("x.test", TP_DNS_ERROR, mx, 3, names, prefs, 2,
+                             &null_mx), 0);
+    cr_assert_eq(tp_mx_hosts("x.test", TP_DNS_NXDOMAIN, NULL, 0, names,
+                             prefs, 2, &null_mx), 0);
+}
+
+/* --- rules 1-3 ----------------------------------------------------- */
+
+Test(verdict, internal_error_is_tempfail_whatever_else_was_found)
+{
+    struct tp_verdict_in in = base(&enforce);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_DANE, TP_HOST_DANE);
+    in.internal_error = "out of memory";
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
+    REASON_HAS(out, "internal error while resolving example.test: out of "
+                    "memory");
+}
+
+Test(verdict, mx_lookup_error_is_tempfail_even_with_enforce)
+{
+    struct tp_verdict_in in = base(&enforce);
+    struct tp_verdict_out out;
+
+    in.mx_rc = TP_DNS_ERROR;
+    in.mx_err = "rcode 2 (SERVFAIL)";
+    in.n_hosts = 0;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
+    REASON_HAS(out, "MX lookup for example.test failed (rcode 2 (SERVFAIL))");
+}
+
+Test(verdict, bogus_mx_is_tempfail_even_without_policy)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    in.mx_sec = TP_SEC_BOGUS;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
+    REASON_HAS(out, "DNSSEC bogus");
+}
+
+Test(verdict, indeterminate_mx_is_tempfail)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    in.mx_sec = TP_SEC_INDETERMINATE;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
+    REASON_HAS(out, "DNSSEC indeterminate");
+}
+
+Test(verdict, nxdomain_is_no_policy)
+{
+    struct tp_verdict_in in = base(&enforce);
+    struct tp_verdict_out out;
+
+    in.mx_rc = TP_DNS_NXDOMAIN;
+    in.n_hosts = 0;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_NO_POLICY);
+    REASON_HAS(out, "does not exist (NXDOMAIN)");
+}
+
+Test(verdict, null_mx_is_no_policy)
+{
+    struct tp_verdict_in in = base(&enforce);
+    struct tp_verdict_out out;
+
+    in.null_mx = 1;
+    in.n_hosts = 0;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_NO_POLICY);
+    REASON_HAS(out, "null MX (RFC 7505)");
+}
+
+/* --- rule 4: DANE -------------------------------------------------- */
+
+Test(verdict, every_host_dane_and_secure_mx_is_dane_only)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_DANE, TP_HOST_DANE);
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE_ONLY);
+    cr_assert_eq(out.source, TLSPOL_SOURCE_DANE);
+    cr_assert_eq(out.hosts[1].dane, TP_HOST_DANE);
+    REASON_HAS(out, "all 2 MX hosts have usable TLSA");
+}
+
+Test(verdict, every_host_dane_but_insecure_mx_is_dane)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_DANE, TP_HOST_DANE);
+    in.mx_sec = TP_SEC_INSECURE;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE);
+    REASON_HAS(out, "MX RRset not secure");
+}
+
+Test(verdict, some_hosts_dane_is_dane)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_DANE, TP_HOST_NONE);
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE);
+    REASON_HAS(out, "DANE on 1 of 2 MX hosts");
+}
+
+Test(verdict, some_hosts_dane_with_sts_enforce_is_dane_only)
+{
+    struct tp_verdict_in in = base(&enforce);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_DANE, TP_HOST_NONE);
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE_ONLY);
+    cr_assert_eq(out.source, TLSPOL_SOURCE_DANE);
+    cr_assert_eq(out.mode, TLSPOL_STS_MODE_ENFORCE, "STS kept as evidence");
+    cr_assert_eq(out.hosts[0].sts_match, 1);
+    REASON_HAS(out, "hosts without TLSA are not used");
+}
+
+Test(verdict, dane_wins_over_sts_testing)
+{
+    struct tp_sts_policy pol = enforce;
+    struct tp_verdict_in in;
+    struct tp_verdict_out out;
+
+    pol.mode = TP_STS_MODE_TESTING;
+    in = base(&pol);
+    dane(TP_HOST_DANE, TP_HOST_NONE);
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE);
+}
+
+Test(verdict, dane_with_a_failed_host_is_dane_naming_it)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_DANE, TP_HOST_FAILED);
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE);
+    REASON_HAS(out, "unusable: b.example.net (address lookup timeout)");
+}
+
+Test(verdict, only_unusable_tlsa_is_encrypt)
+{
+    struct tp_verdict_in in = base(&enforce);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_ENCRYPT, TP_HOST_NONE);
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_ENCRYPT);
+    cr_assert_eq(out.source, TLSPOL_SOURCE_DANE);
+}
+
+Test(verdict, every_host_failed_is_tempfail)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_FAILED, TP_HOST_FAILED);
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
+    REASON_HAS(out, "no usable MX host: mx1.example.test (TLSA lookup "
+                    "bogus), b.example.net (address lookup timeout)");
+}
+
+Test(verdict, failed_and_addressless_hosts_is_tempfail)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_FAILED, TP_HOST_NOADDR);
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
+}
+
+Test(verdict, failed_host_among_plain_ones_is_dane)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_FAILED, TP_HOST_NONE);
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE);
+    REASON_HAS(out, "must not be used: mx1.example.test");
+}
+
+Test(verdict, failed_host_with_sts_enforce_is_tempfail)
+{
+    struct tp_verdict_in in = base(&enforce);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_FAILED, TP_HOST_NONE);
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
+    REASON_HAS(out, "MTA-STS enforce cannot exclude them");
+}
+
+Test(verdict, no_dane_anywhere_falls_through_to_sts)
+{
+    struct tp_verdict_in in = base(&enforce);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_NONE, TP_HOST_NOADDR);
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_STS_ENFORCE);
+    cr_assert_eq(out.source, TLSPOL_SOURCE_STS);
+}
+
+Test(verdict, dnssec_off_ignores_dane_and_says_so)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_DANE, TP_HOST_DANE); /* stale states must not count */
+    in.dane_checked = 0;
+    in.mx_sec = TP_SEC_UNKNOWN;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_NO_POLICY);
+    cr_assert_eq(out.dane_available, 0);
+    REASON_HAS(out, "DANE unavailable");
+}
+
+/* --- rules 5-6: MTA-STS -------------------------------------------- */
 
 Test(verdict, enforce_with_matching_hosts_is_sts_enforce)
 {
@@ -58,13 +379,12 @@ Test(verdict, enforce_with_matching_hosts_is_sts_enforce)
     cr_assert_eq(out.verdict, TLSPOL_VERDICT_STS_ENFORCE);
     cr_assert_eq(out.source, TLSPOL_SOURCE_STS);
     cr_assert_eq(out.mode, TLSPOL_STS_MODE_ENFORCE);
+    cr_assert_eq(out.dane_available, 1);
     REASON_HAS(out, "2 of 2 MX hosts match");
-    /* hosts come out sorted by preference */
     cr_assert_eq(out.n_hosts, 2);
     cr_assert_str_eq(out.hosts[0].name, "mx1.example.test");
     cr_assert_eq(out.hosts[0].pref, 10);
     cr_assert_eq(out.hosts[0].sts_match, 1);
-    cr_assert_str_eq(out.hosts[1].name, "b.example.net");
     cr_assert_eq(out.hosts[1].sts_match, 1);
 }
 
@@ -89,32 +409,19 @@ Test(verdict, enforce_with_no_matching_host_is_tempfail_naming_both)
 
 Test(verdict, wildcard_covers_one_label_only)
 {
-    static struct tp_mx_rr deep[] = { { 10, "a.b.example.net" } };
+    static struct tp_host_in deep[] = { { "a.b.example.net", 10,
+                                          TP_HOST_NONE, "" } };
     struct tp_verdict_in in = base(&enforce);
     struct tp_verdict_out out;
 
-    in.mx = deep;
-    in.n_mx = 1;
+    in.hosts = deep;
+    in.n_hosts = 1;
     tp_verdict_eval(&in, &out);
     cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
     cr_assert_eq(out.hosts[0].sts_match, 0);
 }
 
-Test(verdict, testing_is_sts_testing)
-{
-    struct tp_sts_policy pol = enforce;
-    struct tp_verdict_in in;
-    struct tp_verdict_out out;
-
-    pol.mode = TP_STS_MODE_TESTING;
-    in = base(&pol);
-    tp_verdict_eval(&in, &out);
-    cr_assert_eq(out.verdict, TLSPOL_VERDICT_STS_TESTING);
-    cr_assert_eq(out.mode, TLSPOL_STS_MODE_TESTING);
-    cr_assert_eq(out.source, TLSPOL_SOURCE_STS);
-}
-
-Test(verdict, testing_with_no_match_is_still_testing)
+Test(verdict, testing_is_sts_testing_even_without_match)
 {
     static char *other[] = { S("mail.elsewhere.test") };
     struct tp_sts_policy pol = enforce;
@@ -127,6 +434,7 @@ Test(verdict, testing_with_no_match_is_still_testing)
     in = base(&pol);
     tp_verdict_eval(&in, &out);
     cr_assert_eq(out.verdict, TLSPOL_VERDICT_STS_TESTING);
+    cr_assert_eq(out.mode, TLSPOL_STS_MODE_TESTING);
     cr_assert_eq(out.hosts[0].sts_match, 0);
 }
 
@@ -175,118 +483,6 @@ Test(verdict, valid_state_without_policy_is_not_trusted)
     in.sts = TP_STS_VALID; /* inconsistent input: no policy given */
     tp_verdict_eval(&in, &out);
     cr_assert_eq(out.verdict, TLSPOL_VERDICT_NO_POLICY);
-}
-
-Test(verdict, mx_lookup_error_is_tempfail_even_with_enforce)
-{
-    struct tp_verdict_in in = base(&enforce);
-    struct tp_verdict_out out;
-
-    in.mx_rc = TP_DNS_ERROR;
-    in.mx_err = "rcode 2 (SERVFAIL)";
-    in.n_mx = 0;
-    tp_verdict_eval(&in, &out);
-    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
-    REASON_HAS(out, "MX lookup for example.test failed (rcode 2 (SERVFAIL))");
-    cr_assert_eq(out.n_hosts, 0);
-}
-
-Test(verdict, bogus_mx_is_tempfail_even_without_policy)
-{
-    struct tp_verdict_in in = base(NULL);
-    struct tp_verdict_out out;
-
-    in.mx_sec = TP_SEC_BOGUS;
-    tp_verdict_eval(&in, &out);
-    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
-    REASON_HAS(out, "DNSSEC bogus");
-}
-
-Test(verdict, nxdomain_is_no_policy)
-{
-    struct tp_verdict_in in = base(&enforce);
-    struct tp_verdict_out out;
-
-    in.mx_rc = TP_DNS_NXDOMAIN;
-    in.n_mx = 0;
-    tp_verdict_eval(&in, &out);
-    cr_assert_eq(out.verdict, TLSPOL_VERDICT_NO_POLICY);
-    REASON_HAS(out, "does not exist (NXDOMAIN)");
-}
-
-Test(verdict, nodata_means_implicit_mx_of_the_domain_itself)
-{
-    static char *self[] = { S("example.test") };
-    struct tp_sts_policy pol = enforce;
-    struct tp_verdict_in in;
-    struct tp_verdict_out out;
-
-    pol.mx = self;
-    pol.n_mx = 1;
-    in = base(&pol);
-    in.mx_rc = TP_DNS_NODATA;
-    in.n_mx = 0;
-    tp_verdict_eval(&in, &out);
-    cr_assert_eq(out.verdict, TLSPOL_VERDICT_STS_ENFORCE);
-    cr_assert_eq(out.n_hosts, 1);
-    cr_assert_str_eq(out.hosts[0].name, "example.test");
-    cr_assert_eq(out.hosts[0].pref, 0);
-}
-
-Test(verdict, null_mx_is_no_policy)
-{
-    static struct tp_mx_rr nullmx[] = { { 0, "" } };
-    struct tp_verdict_in in = base(&enforce);
-    struct tp_verdict_out out;
-
-    in.mx = nullmx;
-    in.n_mx = 1;
-    tp_verdict_eval(&in, &out);
-    cr_assert_eq(out.verdict, TLSPOL_VERDICT_NO_POLICY);
-    REASON_HAS(out, "null MX (RFC 7505)");
-    cr_assert_eq(out.n_hosts, 0);
-}
-
-Test(verdict, root_exchange_among_real_hosts_is_skipped)
-{
-    static struct tp_mx_rr mixed[] = { { 0, "" }, { 10, "mx1.example.test" } };
-    struct tp_verdict_in in = base(&enforce);
-    struct tp_verdict_out out;
-
-    in.mx = mixed;
-    in.n_mx = 2;
-    tp_verdict_eval(&in, &out);
-    cr_assert_eq(out.verdict, TLSPOL_VERDICT_STS_ENFORCE);
-    cr_assert_eq(out.n_hosts, 1);
-    cr_assert_str_eq(out.hosts[0].name, "mx1.example.test");
-}
-
-Test(verdict, internal_error_is_tempfail_whatever_else_was_found)
-{
-    struct tp_verdict_in in = base(NULL);
-    struct tp_verdict_out out;
-
-    in.internal_error = "out of memory";
-    tp_verdict_eval(&in, &out);
-    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
-    REASON_HAS(out, "internal error while resolving example.test: out of "
-                    "memory");
-}
-
-Test(verdict, equal_preferences_keep_dns_order)
-{
-    static struct tp_mx_rr same[] = { { 10, "a.example.test" },
-                                      { 10, "b.example.test" },
-                                      { 5, "c.example.test" } };
-    struct tp_verdict_in in = base(NULL);
-    struct tp_verdict_out out;
-
-    in.mx = same;
-    in.n_mx = 3;
-    tp_verdict_eval(&in, &out);
-    cr_assert_str_eq(out.hosts[0].name, "c.example.test");
-    cr_assert_str_eq(out.hosts[1].name, "a.example.test");
-    cr_assert_str_eq(out.hosts[2].name, "b.example.test");
 }
 
 Test(verdict, reason_is_bounded_with_many_long_patterns)

@@ -1,13 +1,13 @@
 /*
- * limits.h - every size limit of libtlspol, by name.
+ * tp_limits.h - every size limit of libtlspol, by name.
  *
  * Each cap bounds memory or time spent on untrusted input (DNS data, HTTP
  * bodies, argv).  Where a value comes from an RFC the section is named.
  *
  * SPDX-License-Identifier: MIT
  */
-#ifndef TP_LIMITS_H
-#define TP_LIMITS_H
+#ifndef TP_TP_LIMITS_H
+#define TP_TP_LIMITS_H
 
 /* RFC 1035 §2.3.4: 253 octets of text form without the trailing dot. */
 #define TP_DOMAIN_MAX 253
@@ -40,6 +40,13 @@
 #define TP_MX_RRS_MAX 32
 /* Addresses per host passed to the HTTPS client. */
 #define TP_ADDRS_MAX 16
+
+/* TLSA (RFC 6698): records considered per RRset, and the size of one
+ * RDATA (3 octets + association data, e.g. a Full(0) certificate). */
+#define TP_TLSA_RRS_MAX 32
+#define TP_TLSA_DATA_MAX 16384
+/* CNAME links followed for an MX host name before giving up. */
+#define TP_CNAME_CHAIN_MAX 8
 
 /* Lines of --explain trace kept per result. */
 #define TP_TRACE_MAX 64
