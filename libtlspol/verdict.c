@@ -13,7 +13,8 @@
  *     or failed (a bogus/failed address or TLSA lookup: the host must
  *     never be used without DANE, RFC 7672 §2.1.2).
  *     a. no host is usable at all and some failed: TEMPFAIL;
- *     b. every host has usable TLSA and the MX RRset is secure: DANE_ONLY;
+ *     b. every host that can be used (not failed, has an address) has
+ *        usable TLSA and the MX RRset is secure: DANE_ONLY;
  *     c. some host has usable TLSA: DANE, or DANE_ONLY when the domain
  *        also has an MTA-STS enforce policy (hosts without TLSA are then
  *        never used without authentication);
@@ -220,12 +221,19 @@ eval_dane(const struct tp_verdict_in *in, struct tp_verdict_out *out,
         return 1;
     }
     if (n_dane > 0) {
-        if (n_dane == in->n_hosts && in->mx_sec == TP_SEC_SECURE) {
+        if (n_dane == n_dane + n_enc + n_none &&
+            in->mx_sec == TP_SEC_SECURE) {
+            /* the verdict covers the hosts that can be used at all */
             out->verdict = TLSPOL_VERDICT_DANE_ONLY;
-            out->rule = "RFC 7672 §2.2: every MX host has usable TLSA";
+            out->rule = "RFC 7672 §2.2: every usable MX host has usable "
+                        "TLSA";
             snprintf(out->reason, sizeof(out->reason),
-                     "DANE: all %zu MX hosts have usable TLSA records",
-                     n_dane);
+                     "DANE: all %zu usable MX hosts have usable TLSA "
+                     "records", n_dane);
+            if (failed[0]) {
+                cat(out->reason, sizeof(out->reason), "; unusable: ");
+                cat(out->reason, sizeof(out->reason), failed);
+            }
         } else if (sts_enforce) {
             out->verdict = TLSPOL_VERDICT_DANE_ONLY;
             out->rule = "DESIGN §5: DANE on some hosts and MTA-STS enforce";

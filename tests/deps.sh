@@ -7,7 +7,7 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc g++ clang
 libgetdns-dev libcurl4-openssl-dev libssl-dev libidn2-dev libyaml-dev
 libcriterion-dev dns-root-data
-nsd ldnsutils unbound nginx-light iproute2 openssl curl python3 procps"
+nsd ldnsutils unbound nginx-light iproute2 openssl curl python3 procps python3-dnspython"
 
 missing=
 for p in $PKGS; do

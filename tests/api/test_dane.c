@@ -28,7 +28,7 @@ struct dscen {
 
 static struct dscen dscenarios[] = {
     { "dane-ee.test", TLSPOL_VERDICT_DANE_ONLY, TLSPOL_DNSSEC_SECURE, 1,
-      TLSPOL_HOST_DANE_USABLE, 0, 1, "all 1 MX hosts have usable TLSA" },
+      TLSPOL_HOST_DANE_USABLE, 0, 1, "all 1 usable MX hosts have usable TLSA" },
     { "dane-ta.test", TLSPOL_VERDICT_DANE_ONLY, TLSPOL_DNSSEC_SECURE, 1,
       TLSPOL_HOST_DANE_USABLE, 0, 1, "usable TLSA" },
     { "dane-unusable.test", TLSPOL_VERDICT_ENCRYPT, TLSPOL_DNSSEC_SECURE, 1,
@@ -61,7 +61,7 @@ static struct dscen dscenarios[] = {
       1, TLSPOL_HOST_DANE_USABLE, 0, 1, "usable TLSA" },
     { "dane-sha512.test", TLSPOL_VERDICT_DANE_ONLY, TLSPOL_DNSSEC_SECURE, 1,
       TLSPOL_HOST_DANE_USABLE, 0, 1, "usable TLSA" },
-    { "addr-bogus.test", TLSPOL_VERDICT_DANE, TLSPOL_DNSSEC_SECURE, 2,
+    { "addr-bogus.test", TLSPOL_VERDICT_DANE_ONLY, TLSPOL_DNSSEC_SECURE, 2,
       TLSPOL_HOST_DANE_FAILED, TLSPOL_HOST_DANE_USABLE, 0,
       "unusable: mx1.addr-bogus.test (address lookup bogus)" },
     { "addr-bogus-only.test", TLSPOL_VERDICT_TEMPFAIL, TLSPOL_DNSSEC_SECURE,

@@ -83,5 +83,5 @@ Test(faults, dane_only_never_weakens, .timeout = 600)
 
 Test(faults, failed_host_never_disappears, .timeout = 600)
 {
-    sweep("addr-bogus.test", TLSPOL_VERDICT_DANE);
+    sweep("addr-bogus.test", TLSPOL_VERDICT_DANE_ONLY);
 }

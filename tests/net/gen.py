@@ -2,23 +2,43 @@
 """Generate the data of libtlspol's hermetic test network from one table.
 
 Usage: gen.py STATEDIR
+       gen.py --break-sigs STATEDIR ZONE
 
-Writes, below STATEDIR (all paths absolute in the generated configs):
+The first form writes, below STATEDIR (all paths absolute in the generated
+configs):
   dns/root.zone dns/test.zone dns/insecure.test.zone   unsigned zone files
                                                        (netup.sh signs the
                                                        first two)
+  dns/sigfaults.tsv                                    RRSIGs to break after
+                                                       signing: zone, owner,
+                                                       type, corrupt|expire
   www/<policy host>.txt                                policy bodies
   nginx/nginx.conf                                     one server per host
   certs.tsv                                            leaf certificates for
                                                        netup.sh to issue:
-                                                       name, issuer, SAN
+                                                       name, issuer, SAN, dir
 
-SCENARIOS below is the single source of truth for the MTA-STS scenarios;
-README.md documents each row and the behaviour RFC 8461 expects from it.
-Standard library only; no network access.
+TLSA association data depends on keys that do not exist yet, so the zone
+files hold placeholders %%KIND:FILE%% (KIND spki-sha256, spki-sha512 or
+cert-sha256; FILE relative to STATEDIR). Once the certificates are
+issued, netup.sh replaces them with the digests of FILE's public key or
+DER encoding.
+
+The second form runs right after netup.sh has signed ZONE ("test" or
+"root"): for each row of dns/sigfaults.tsv in ZONE it rewrites the one
+RRSIG covering that owner and type in dns/ZONE.zone.signed, either
+changing characters in the middle of the signature ("corrupt": validators
+report "signature crypto failed") or swapping in the RRSIG of the same
+RRset from dns/ZONE.zone.past.signed, which netup.sh signed with a
+validity window entirely in the past ("expire").
+
+SCENARIOS below is the single source of truth for the MTA-STS and DANE
+scenarios; README.md documents each row and the verdict the RFCs expect
+from it. Standard library only; no network access.
 """
 
 import os
+import random
 import sys
 import time
 
@@ -27,6 +47,8 @@ NS_ADDR = "127.0.0.2"        # NSD, authoritative for ".", "test.", ...
 NGINX_ADDR = "127.0.1.1"     # nginx: every ordinary policy host
 SLOW_ADDR = "127.0.1.2"      # slowhttps.py: mta-sts.slow.test
 MX_NET = "127.0.2."          # MX hosts: 127.0.2.1, .2, ... one per host
+DEAD_ADDR = "127.0.0.99"     # "name server" of dead delegations: nothing
+                             # listens there
 
 TTL = 3600
 TXT_TTL = 300
@@ -67,8 +89,31 @@ def oversize(domain, size=70000):
     return body + "".join(pad)
 
 
-# One row per scenario. Keys (all optional except "domain"):
-#   mx      [(preference, host)], host relative to domain; default mx1
+# One row per scenario. Keys (all optional except "domain"). Host and
+# owner names are relative to the domain; "@" is the domain itself and a
+# name with a trailing dot is absolute.
+#   mx      [(preference, host)]; default [(10, "mx1")]. Each host gets an
+#           A record (the next address in MX_NET), except an absolute host,
+#           whose records belong to another row. (0, ".") is a null MX
+#           (RFC 7505); [] means no MX RRset.
+#   a       True: the domain itself gets an A record (next MX_NET address)
+#   cname   {host: target}: host is a CNAME to target; the target gets the
+#           A record (and certificate) instead of host
+#   tlsa    {host: [rdata, ...]}: TLSA RRs at _25._tcp.<host>, each
+#           "usage selector mtype DATA", DATA one of: spki-sha256,
+#           spki-sha512 (of the certificate STATEDIR/mx/<host>.pem),
+#           ca-sha256 (of the test CA certificate), random:N (N random
+#           bytes, matching nothing)
+#   mx_certs True: every host of the row with an A record gets an EC P-256
+#           key and test-CA certificate STATEDIR/mx/<host>.{key,pem}
+#           (SAN = host) for the SMTP servers of later tests
+#   sigfault [(owner, type, how)]: after signing, break the RRSIG covering
+#           owner/type: how "corrupt" (bytes of the signature changed) or
+#           "expire" (replaced by an RRSIG valid only in the past)
+#   dead    [owner]: delegate owner, with a DS, to a name server at
+#           DEAD_ADDR where nothing listens: lookups there give SERVFAIL
+#   sts     False: no MTA-STS (no _mta-sts TXT, policy host, certificate or
+#           nginx server); default True. The keys below are MTA-STS ones.
 #   txt     list of TXT RRs, each a list of character-strings;
 #           None = no TXT at _mta-sts.<domain>
 #   txt_cname  target of a CNAME at _mta-sts.<domain> (instead of TXT)
@@ -79,6 +124,16 @@ def oversize(domain, size=70000):
 #           "expired" (test CA, validity in the past), or "san:<name>"
 #           (test CA, the only SAN is <name>)
 #   body    function(domain) -> body; default policy(domain)
+EE = "3 1 1 spki-sha256"      # DANE-EE(3) SPKI(1) SHA2-256(1)
+
+
+def dane(domain, **kw):
+    """A DANE scenario row: no MTA-STS unless sts=True, MX certificates."""
+    row = dict(domain=domain, sts=False, mx_certs=True)
+    row.update(kw)
+    return row
+
+
 SCENARIOS = [
     dict(domain="enforce.test", ctype="text/plain; charset=utf-8"),
     dict(domain="testing.test", body=lambda d: policy(d, mode="testing")),
@@ -118,6 +173,41 @@ SCENARIOS = [
     # The unsigned child zone itself: a complete enforce setup whose DNS
     # validates as insecure (MTA-STS does not depend on DNSSEC).
     dict(domain="insecure.test"),
+
+    # DANE (RFC 7672). MX hosts continue the address sequence (127.0.2.30
+    # onwards). README.md gives the expected verdict of each row.
+    dane("dane-ee.test", tlsa={"mx1": [EE]}),
+    dane("dane-ta.test", tlsa={"mx1": ["2 0 1 ca-sha256"]}),
+    dane("dane-unusable.test",
+         tlsa={"mx1": ["0 0 1 ca-sha256", "1 1 1 spki-sha256"]}),
+    dane("dane-bogus.test", tlsa={"mx1": [EE]},
+         sigfault=[("_25._tcp.mx1", "TLSA", "corrupt")]),
+    dane("dane-expired.test", tlsa={"mx1": [EE]},
+         sigfault=[("_25._tcp.mx1", "TLSA", "expire")]),
+    dane("dane-unsigned.insecure.test", tlsa={"mx1": [EE]}),
+    dane("insecure-mx.insecure.test", mx=[(10, "mx1.dane-ee.test.")]),
+    dane("dane-cname.test", mx=[(10, "mx")], cname={"mx": "mx-target"},
+         tlsa={"mx-target": [EE]}),
+    dane("dane-mixed.test", mx=[(10, "mx1"), (20, "mx2")],
+         tlsa={"mx1": [EE]}),
+    dane("dane-sts.test", sts=True, tlsa={"mx1": [EE]}),
+    dane("dane-partial-sts.test", sts=True, mx=[(10, "mx1"), (20, "mx2")],
+         tlsa={"mx1": [EE]},
+         body=lambda d: policy(d, mx=["mx1." + d, "mx2." + d])),
+    dane("no-mx.test", mx=[], a=True, tlsa={"@": [EE]}),
+    dane("null-mx.test", mx=[(0, ".")]),
+    dane("dane-malformed.test",
+         tlsa={"mx1": [EE, "3 1 1 random:20", "3 1 2 random:10"]}),
+    dane("dane-sha512.test",
+         tlsa={"mx1": ["3 1 1 random:32", "3 1 2 spki-sha512"]}),
+    dane("addr-bogus.test", mx=[(10, "mx1"), (20, "mx2")],
+         tlsa={"mx2": [EE]}, sigfault=[("mx1", "A", "corrupt")]),
+    dane("addr-bogus-only.test", sigfault=[("mx1", "A", "corrupt")]),
+    dane("mx-bogus.test", sigfault=[("@", "MX", "corrupt")]),
+    dane("dane-tlsa-servfail.test", dead=["_25._tcp.mx1"]),
+    # The resolver self-test's known-bogus name (TLSPOL_TEST_BOGUS_NAME).
+    dane("selftest-bogus.test", mx=[], a=True, mx_certs=False,
+         sigfault=[("@", "A", "corrupt")]),
 ]
 
 
@@ -145,8 +235,33 @@ def txt_rdata(strings):
     return " ".join(out)
 
 
+def rel(name, domain):
+    """Expand a row's NAME: "@" is DOMAIN, a trailing dot means absolute,
+    anything else is relative to DOMAIN. No final dot in the result."""
+    if name == "@":
+        return domain
+    if name.endswith("."):
+        return name[:-1]
+    return name + "." + domain
+
+
+# TLSA association data: placeholder (see the module docstring) or bytes.
+def tlsa_data(spec, host):
+    if spec == "spki-sha256" or spec == "spki-sha512":
+        return "%%%%%s:mx/%s.pem%%%%" % (spec, host)
+    if spec == "ca-sha256":
+        return "%%cert-sha256:ca.pem%%"
+    if spec.startswith("random:"):
+        return os.urandom(int(spec[7:])).hex()
+    raise ValueError("unknown TLSA data: " + spec)
+
+
 def build_zones(serial):
+    """Return (records per zone, MX certificates to issue as [host],
+    RRSIG faults as [(zone, owner, type, how)])."""
     records = {zone: [] for zone in ZONES}
+    mx_certs = []
+    faults = []
 
     def add(name, ttl, rtype, rdata):
         records[zone_of(name)].append(
@@ -168,12 +283,58 @@ def build_zones(serial):
     mx_index = 0
     for sc in SCENARIOS:
         d = sc["domain"]
-        for pref, host in sc.get("mx", [(10, "mx1")]):
+        hosts = []                      # names that get an A record
+
+        def address(name):
+            nonlocal mx_index
             mx_index += 1
             if mx_index > 254:
                 raise ValueError("too many MX hosts for " + MX_NET + "0/24")
-            add(d, TTL, "MX", "%d %s" % (pref, fqdn(host + "." + d)))
-            add(host + "." + d, TTL, "A", MX_NET + str(mx_index))
+            add(name, TTL, "A", MX_NET + str(mx_index))
+            hosts.append(name)
+
+        for pref, host in sc.get("mx", [(10, "mx1")]):
+            if host == ".":
+                add(d, TTL, "MX", "%d ." % pref)       # null MX
+                continue
+            name = rel(host, d)
+            add(d, TTL, "MX", "%d %s" % (pref, fqdn(name)))
+            if host.endswith("."):
+                continue                # another row makes its records
+            target = sc.get("cname", {}).get(host)
+            if target is not None:
+                add(name, TTL, "CNAME", fqdn(rel(target, d)))
+                name = rel(target, d)
+            address(name)
+        if sc.get("a"):
+            address(d)
+        if sc.get("mx_certs"):
+            mx_certs.extend(hosts)
+
+        for host, rrs in sc.get("tlsa", {}).items():
+            base = rel(host, d)
+            for rr in rrs:
+                usage, selector, mtype, spec = rr.split()
+                add("_25._tcp." + base, TTL, "TLSA", "%s %s %s %s" % (
+                    usage, selector, mtype, tlsa_data(spec, base)))
+                if spec.startswith("spki-") and base not in mx_certs:
+                    raise ValueError("TLSA for %s: no certificate" % base)
+        for owner in sc.get("dead", []):
+            name = rel(owner, d)
+            add(name, TTL, "NS", fqdn("ns-dead." + d))
+            add(name, TTL, "DS", "%d 13 2 %s" % (
+                random.randint(1, 65535), os.urandom(32).hex()))
+        if sc.get("dead"):
+            add("ns-dead." + d, TTL, "A", DEAD_ADDR)
+        for owner, rtype, how in sc.get("sigfault", []):
+            name = rel(owner, d)
+            zone = zone_of(name)
+            if zone not in SIGNED or how not in ("corrupt", "expire"):
+                raise ValueError("bad sigfault %s %s %s" % (name, rtype, how))
+            faults.append((zone or "root", fqdn(name), rtype, how))
+
+        if not sc.get("sts", True):
+            continue
         if "txt_cname" in sc:
             add("_mta-sts." + d, TTL, "CNAME", sc["txt_cname"])
         else:
@@ -186,7 +347,7 @@ def build_zones(serial):
             # Keep the name in existence (NODATA for A/AAAA, not NXDOMAIN).
             add("mta-sts." + d, TTL, "TXT",
                 txt_rdata(["policy host without address records"]))
-    return records
+    return records, mx_certs, faults
 
 
 def write(path, text, mode="w"):
@@ -258,31 +419,98 @@ def nginx_action(sc, body_path):
     return "\n".join(lines)
 
 
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def corrupt(sig):
+    """SIG (base64) with four characters in the middle changed: still
+    valid base64 of the same length, no longer a valid signature."""
+    mid = len(sig) // 2
+    chars = list(sig)
+    for i in range(mid - 2, mid + 2):
+        chars[i] = B64[(B64.index(chars[i]) + 17) % 64]
+    return "".join(chars)
+
+
+def covers(line, owner, rtype):
+    """LINE (zone file, as ldns writes it) is an RRSIG over OWNER/RTYPE."""
+    f = line.split()
+    return len(f) > 5 and f[3] == "RRSIG" and f[4] == rtype and \
+        f[0].lower() == owner.lower()
+
+
+def rrsig_index(lines, owner, rtype, path):
+    """Index of the one RRSIG line in LINES covering OWNER/RTYPE."""
+    found = [i for i, line in enumerate(lines) if covers(line, owner, rtype)]
+    if len(found) != 1:
+        raise SystemExit("gen.py: %d RRSIGs over %s %s in %s, want 1"
+                         % (len(found), owner, rtype, path))
+    return found[0]
+
+
+def break_sigs(state, zone):
+    """Apply the faults of dns/sigfaults.tsv in ZONE to the signed zone."""
+    dns = os.path.join(state, "dns")
+    path = os.path.join(dns, zone + ".zone.signed")
+    with open(os.path.join(dns, "sigfaults.tsv")) as f:
+        faults = [line.rstrip("\n").split("\t") for line in f]
+    faults = [f[1:] for f in faults if f[0] == zone]
+    if not faults:
+        return
+    with open(path) as f:
+        lines = f.read().split("\n")
+    past = None
+    for owner, rtype, how in faults:
+        i = rrsig_index(lines, owner, rtype, path)
+        if how == "corrupt":
+            # The signature is the last field, base64 without blanks.
+            line = lines[i].rstrip()
+            sig = line.split()[-1]
+            lines[i] = line[:len(line) - len(sig)] + corrupt(sig)
+        else:
+            if past is None:
+                past_path = os.path.join(dns, zone + ".zone.past.signed")
+                with open(past_path) as f:
+                    past = f.read().split("\n")
+            lines[i] = past[rrsig_index(past, owner, rtype, past_path)]
+    write(path + ".tmp", "\n".join(lines))
+    os.replace(path + ".tmp", path)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--break-sigs":
+        break_sigs(os.path.abspath(sys.argv[2]), sys.argv[3])
+        return
     if len(sys.argv) != 2:
-        sys.exit("usage: gen.py STATEDIR")
+        sys.exit("usage: gen.py STATEDIR | gen.py --break-sigs STATEDIR ZONE")
     state = os.path.abspath(sys.argv[1])
     pki = os.path.join(state, "pki")
     ngx = os.path.join(state, "nginx")
     serial = int(time.time())
 
-    for zone, rrs in build_zones(serial).items():
+    records, mx_certs, faults = build_zones(serial)
+    for zone, rrs in records.items():
         name = (zone or "root") + ".zone"
         origin = fqdn(zone) if zone else "."
         write(os.path.join(state, "dns", name),
               "; Generated by tests/net/gen.py; do not edit.\n"
               "$ORIGIN %s\n$TTL %d\n%s\n" % (origin, TTL, "\n".join(rrs)))
+    write(os.path.join(state, "dns", "sigfaults.tsv"),
+          "".join("%s\t%s\t%s\t%s\n" % f for f in faults))
 
-    # Certificates: the default server's, one per policy host.
-    certs = [("default", "test", "nginx-default.test")]
+    # Certificates: the default server's, one per policy host (in pki/),
+    # one per DANE MX host (in mx/).
+    certs = [("default", "test", "nginx-default.test", "pki")]
     conf = [NGINX_HEAD.format(n=ngx, p=pki, addr=NGINX_ADDR)]
     for sc in SCENARIOS:
+        if not sc.get("sts", True):
+            continue
         host = "mta-sts." + sc["domain"]
         cert = sc.get("cert", "test")
         if cert.startswith("san:"):
-            certs.append((host, "test", cert[4:]))
+            certs.append((host, "test", cert[4:], "pki"))
         else:
-            certs.append((host, cert, host))
+            certs.append((host, cert, host, "pki"))
         body = sc.get("body", policy)(sc["domain"])
         body_path = os.path.join(state, "www", host + ".txt")
         write(body_path, body)
@@ -295,8 +523,9 @@ def main():
     write(os.path.join(ngx, "nginx.conf"), "".join(conf))
     for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         os.makedirs(os.path.join(ngx, "tmp", sub), exist_ok=True)
+    certs.extend((host, "test", host, "mx") for host in mx_certs)
     write(os.path.join(state, "certs.tsv"),
-          "".join("%s\t%s\t%s\n" % c for c in certs))
+          "".join("%s\t%s\t%s\t%s\n" % c for c in certs))
 
 
 if __name__ == "__main__":

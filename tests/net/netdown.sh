@@ -47,6 +47,8 @@ while read -r pidfile comm; do
     rm -f -- "$pidfile"
 done <<EOF
 $state/slow/slowhttps.pid python3
+$state/proxy/strip.pid python3
+$state/proxy/notcp.pid python3
 $state/nginx/nginx.pid nginx
 $state/unbound/unbound.pid unbound
 $state/nsd/nsd.pid nsd

@@ -5,7 +5,10 @@
 # a private DNSSEC-signed root and test. zone (NSD on 127.0.0.2), a
 # validating resolver (Unbound on 127.0.0.1), the MTA-STS policy hosts
 # (nginx on 127.0.1.1:443) and a stalling HTTPS server (slowhttps.py on
-# 127.0.1.2:443). Keys, certificates and zones are made fresh each time;
+# 127.0.1.2:443), and two faulty resolver paths in front of Unbound for
+# the library's resolver self-test (dnsproxy.py: "strip" on 127.0.0.3,
+# "notcp" on 127.0.0.4). Keys, certificates (also those of the DANE MX
+# hosts, in STATEDIR/mx), TLSA data and zones are made fresh each time;
 # every file, pid and log lives in STATEDIR. Idempotent: whatever an
 # earlier run left (in STATEDIR or in the namespace) is torn down first.
 # Writes STATEDIR/env (shell "export" lines) and returns once Unbound
@@ -37,6 +40,19 @@ for tool in ip openssl ldns-keygen ldns-signzone nsd nsd-checkconf \
     unbound unbound-checkconf nginx drill python3 setsid curl; do
     command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
+# dnsproxy.py needs dnspython (Debian: python3-dnspython), in Debian's
+# python3; the python3 first on PATH may be another installation (pyenv)
+# without it. $py runs dnsproxy.py and gen.py.
+py=
+for cand in /usr/bin/python3 python3; do
+    if "$cand" -c 'import importlib.util as u, sys
+sys.exit(u.find_spec("dns") is None)' 2>/dev/null; then
+        py=$cand
+        break
+    fi
+done
+[[ -n $py ]] || die "missing python3 module dns (package python3-dnspython)"
+readonly py
 
 mkdir -p -- "$1"
 state=$(cd -- "$1" && pwd)
@@ -46,6 +62,12 @@ readonly ns
 [[ $ns =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad namespace name: $ns"
 
 in_ns() { ip netns exec "$ns" "$@"; }
+# OpenSSL 3's x509 and ca commands load the default trust store (here the
+# whole system bundle) at start. Nothing here verifies a chain, so give
+# them an empty one: that halves the time setup spends on certificates.
+openssl() {
+    SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent command openssl "$@"
+}
 
 start_time=$EPOCHREALTIME
 
@@ -59,7 +81,8 @@ fi
 rm -rf -- "$state/dns" "$state/pki" "$state/www" "$state/nginx" \
     "$state/nsd" "$state/unbound" "$state/slow" "$state/certs.tsv" \
     "$state/ca.pem" "$state/ca.key" "$state/rogue-ca.pem" \
-    "$state/rogue-ca.key" "$state/root.ds" "$state/root.key" "$state/env"
+    "$state/rogue-ca.key" "$state/root.ds" "$state/root.key" "$state/env" \
+    "$state/mx" "$state/proxy" "$state/wrong-root.ds"
 
 # --- 1. Namespace --------------------------------------------------------
 ip netns add "$ns"
@@ -74,17 +97,21 @@ write_env() {
         printf 'export TLSPOL_TEST_TA=%q\n' "$state/root.ds"
         printf 'export TLSPOL_TEST_CA=%q\n' "$state/ca.pem"
         printf 'export TLSPOL_TEST_STATEDIR=%q\n' "$state"
+        printf 'export TLSPOL_TEST_STRIP_RESOLVER=%q\n' 127.0.0.3
+        printf 'export TLSPOL_TEST_NOTCP_RESOLVER=%q\n' 127.0.0.4
+        printf 'export TLSPOL_TEST_WRONG_TA=%q\n' "$state/wrong-root.ds"
+        printf 'export TLSPOL_TEST_BOGUS_NAME=%q\n' selftest-bogus.test
     } >"$state/env.tmp"
     mv -- "$state/env.tmp" "$state/env"
 }
 write_env       # now, so that netdown.sh finds the namespace on failure
 
 # --- 2. Zones, policy bodies, nginx.conf, certificate list ---------------
-python3 "$here/gen.py" "$state"
+"$py" "$here/gen.py" "$state"
 
 # --- 3. PKI: test CA, rogue CA, leaf certificates ------------------------
 pki=$state/pki
-mkdir -p "$pki/ca-db"
+mkdir -p "$pki/ca-db" "$state/mx"
 
 # new_ca NAME CN: self-signed P-256 CA, STATEDIR/NAME.{pem,key}
 new_ca() {
@@ -114,17 +141,18 @@ commonName = supplied
 EOF
 openssl rand -hex 8 >"$pki/ca-db/serial"
 
-# x509_sign NAME CA EXTFILE: issue pki/NAME.pem from pki/NAME.csr, 30 days.
+# x509_sign BASE CA EXTFILE: issue BASE.pem from BASE.csr, 30 days.
 x509_sign() {
-    openssl x509 -req -in "$pki/$1.csr" -CA "$state/$2.pem" \
+    openssl x509 -req -in "$1.csr" -CA "$state/$2.pem" \
         -CAkey "$state/$2.key" -set_serial "0x$(openssl rand -hex 8)" \
-        -days 30 -extfile "$3" -out "$pki/$1.pem" 2>/dev/null
+        -days 30 -extfile "$3" -out "$1.pem" 2>/dev/null
 }
 
-# new_leaf NAME ISSUER SAN: P-256 key, serverAuth cert with one DNS SAN.
+# new_leaf NAME ISSUER SAN DIR: P-256 key, serverAuth cert with one DNS
+# SAN, as STATEDIR/DIR/NAME.{key,pem}.
 new_leaf() {
-    local name=$1 issuer=$2 san=$3
-    local ext=$pki/$name.ext
+    local name=$1 issuer=$2 san=$3 base=$state/$4/$1
+    local ext=$base.ext
     printf '%s\n' "basicConstraints=critical,CA:FALSE" \
         "keyUsage=critical,digitalSignature" \
         "extendedKeyUsage=serverAuth" \
@@ -132,45 +160,108 @@ new_leaf() {
         "subjectKeyIdentifier=hash" \
         "authorityKeyIdentifier=keyid" >"$ext"
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-        -keyout "$pki/$name.key" -out "$pki/$name.csr" \
+        -keyout "$base.key" -out "$base.csr" \
         -subj "/CN=$san" 2>/dev/null
     case $issuer in
-    test) x509_sign "$name" ca "$ext" ;;
-    rogue) x509_sign "$name" rogue-ca "$ext" ;;
+    test) x509_sign "$base" ca "$ext" ;;
+    rogue) x509_sign "$base" rogue-ca "$ext" ;;
     expired)
         openssl ca -batch -notext -config "$pki/ca-db/openssl.cnf" \
             -cert "$state/ca.pem" -keyfile "$state/ca.key" \
-            -in "$pki/$name.csr" -out "$pki/$name.pem" -extfile "$ext" \
+            -in "$base.csr" -out "$base.pem" -extfile "$ext" \
             -startdate "$(date -u -d '-60 days' +%Y%m%d%H%M%SZ)" \
             -enddate "$(date -u -d '-30 days' +%Y%m%d%H%M%SZ)" 2>/dev/null ;;
     *) die "unknown issuer '$issuer' for $name" ;;
     esac
-    rm -f -- "$pki/$name.csr" "$ext"
+    rm -f -- "$base.csr" "$ext"
 }
-while IFS=$'\t' read -r name issuer san; do
-    new_leaf "$name" "$issuer" "$san"
+# All at once: each is independent (one "expired" at most uses ca-db).
+pids=()
+names=()
+while IFS=$'\t' read -r name issuer san dir; do
+    new_leaf "$name" "$issuer" "$san" "$dir" &
+    pids+=("$!")
+    names+=("$name")
 done <"$state/certs.tsv"
+for i in "${!pids[@]}"; do
+    wait "${pids[i]}" || die "could not issue the certificate ${names[i]}"
+done
+
+# --- 3b. TLSA association data from the real certificates ----------------
+# gen.py left placeholders %%KIND:FILE%% in the zones; replace each with
+# what openssl computes from STATEDIR/FILE.
+# tlsa_data KIND FILE: print the hex association data. PEM to DER is
+# plain base64 (one openssl run per placeholder keeps setup fast).
+tlsa_data() {
+    case $1 in
+    spki-sha256 | spki-sha512)
+        openssl x509 -in "$state/$2" -noout -pubkey | sed '/^-----/d' |
+            base64 -d | "${1#spki-}sum" ;;
+    cert-sha256)
+        sed -n '/^-----BEGIN/,/^-----END/p' "$state/$2" | sed '/^-----/d' |
+            base64 -d | sha256sum ;;
+    *) die "unknown TLSA placeholder kind '$1'" ;;
+    esac | cut -d ' ' -f 1
+}
+: >"$state/dns/tlsa.sed"
+while IFS=: read -r kind file; do
+    data=$(tlsa_data "$kind" "$file") || data=
+    [[ $data =~ ^[0-9a-f]{64}([0-9a-f]{64})?$ ]] ||
+        die "no TLSA data for $kind of $file"
+    printf 's|%%%%%s:%s%%%%|%s|g\n' "$kind" "${file//./\\.}" "$data" \
+        >>"$state/dns/tlsa.sed"
+done < <(grep -ohE '%%[a-z0-9-]+:[^%]+%%' "$state"/dns/*.zone |
+    tr -d % | sort -u)
+sed -i -f "$state/dns/tlsa.sed" "$state"/dns/*.zone
+if grep -l '%%' "$state"/dns/*.zone >&2; then
+    die "TLSA placeholders left in the zone files above"
+fi
 
 # --- 4. DNSSEC: keys, signatures, DS chain, trust anchor -----------------
 dns=$state/dns
 now=$(date +%s)
 # keygen ZONE [-k]: print the key's base name (K<zone>+013+<tag>)
 keygen() { (cd "$dns" && ldns-keygen -a ECDSAP256SHA256 "${@:2}" "$1"); }
-# sign ZONEFILE KSK ZSK: write ZONEFILE.signed, valid from 1 h ago, 30 days
+# sign NAME KEY...: write dns/NAME.zone.signed, valid from 1 h ago for
+# 30 days, then break the RRSIGs that dns/sigfaults.tsv (from gen.py)
+# lists for NAME. "expire" faults take their RRSIG from a second signing,
+# dns/NAME.zone.past.signed, valid from 60 to 30 days ago.
 sign() {
+    local zone=$dns/$1.zone keys=("${@:2}")
     ldns-signzone -i "$((now - 3600))" -e "$((now + 30 * 86400))" \
-        -f "$1.signed" "$1" "$dns/$2" "$dns/$3"
+        -f "$zone.signed" "$zone" "${keys[@]/#/$dns/}"
+    if grep -q "^$1"$'\t.*\texpire$' "$dns/sigfaults.tsv"; then
+        ldns-signzone -i "$((now - 60 * 86400))" -e "$((now - 30 * 86400))" \
+            -f "$zone.past.signed" "$zone" "${keys[@]/#/$dns/}"
+    fi
+    if grep -q "^$1"$'\t' "$dns/sigfaults.tsv"; then
+        "$py" "$here/gen.py" --break-sigs "$state" "$1"
+    fi
 }
 test_ksk=$(keygen test -k)
 test_zsk=$(keygen test)
-sign "$dns/test.zone" "$test_ksk" "$test_zsk"
+sign test "$test_ksk" "$test_zsk"
 root_ksk=$(keygen . -k)
 root_zsk=$(keygen .)
+# The root is caught mid-rollover, as the real one often is: a standby KSK
+# that also signs the DNSKEY RRset, and a pre-published next ZSK. That
+# makes ". DNSKEY" with DNSSEC records 532 octets, over 512 like the real
+# root's (about 1.1 KB with RSA keys), so the notcp proxy truncates it.
+root_ksk2=$(keygen . -k)
+root_zsk2=$(keygen .)
+sed 's/[[:space:]]*;.*$//' "$dns/$root_zsk2.key" >>"$dns/root.zone"
 cat "$dns/$test_ksk.ds" >>"$dns/root.zone"        # "test. IN DS ..."
-sign "$dns/root.zone" "$root_ksk" "$root_zsk"
+sign root "$root_ksk" "$root_zsk" "$root_ksk2"
 cp -- "$dns/$root_ksk.ds" "$state/root.ds"          # ". IN DS ..."
 sed 's/[[:space:]]*;.*$//' "$dns/$root_ksk.key" >"$state/root.key"
 grep -q 'IN[[:space:]]*DS' "$state/root.ds" || die "no root DS generated"
+# A well-formed root DS that matches no key: the root KSK's key tag and
+# algorithm, SHA-256 digest of random bytes.
+read -r tag alg < <(awk '{ for (i = 1; i < NF; i++) if ($i == "DS") {
+    print $(i + 1), $(i + 2); exit } }' "$state/root.ds") ||
+    die "cannot parse $state/root.ds"
+printf '.\tIN\tDS\t%s %s 2 %s\n' "$tag" "$alg" \
+    "$(openssl rand -hex 32)" >"$state/wrong-root.ds"
 
 # --- 5. NSD: authoritative for ".", "test.", "insecure.test." ------------
 mkdir -p "$state/nsd"
@@ -236,6 +327,13 @@ server:
     trust-anchor-signaling: no
     root-key-sentinel: no
     local-zone: "test." nodefault
+    # dane-tlsa-servfail.test delegates to 127.0.0.99, where nothing
+    # listens. With the default 2 min cap on the retransmit timeout the
+    # first lookup there outlives discard-timeout (1.9 s) and the client
+    # gets no reply at all; with 500 ms Unbound gives up and answers
+    # SERVFAIL after about 0.8 s. Local servers answer in microseconds.
+    infra-cache-max-rtt: 500
+    infra-keep-probing: yes
 stub-zone:
     name: "."
     stub-addr: 127.0.0.2
@@ -262,7 +360,16 @@ in_ns setsid -f python3 "$here/slowhttps.py" --addr 127.0.1.2 --port 443 \
     --pidfile "$state/slow/slowhttps.pid" \
     </dev/null >"$state/slow/slowhttps.log" 2>&1
 
-# --- 9. Wait until everything answers -------------------------------------
+# --- 9. dnsproxy.py: faulty resolver paths in front of Unbound ----------
+mkdir -p "$state/proxy"
+for spec in strip:127.0.0.3 notcp:127.0.0.4; do
+    in_ns setsid -f "$py" "$here/dnsproxy.py" --mode "${spec%%:*}" \
+        --addr "${spec#*:}" --upstream 127.0.0.1 \
+        --pidfile "$state/proxy/${spec%%:*}.pid" \
+        </dev/null >"$state/proxy/${spec%%:*}.log" 2>&1
+done
+
+# --- 10. Wait until everything answers ------------------------------------
 # wait_for NAME LOG CMD...: retry CMD every 0.1 s for $timeout seconds.
 wait_for() {
     local name=$1 log=$2 deadline
@@ -287,10 +394,19 @@ wait_for nginx "$ngx/error.log" tcp_open 127.0.1.1 443
 wait_for slowhttps.py "$state/slow/slowhttps.log" \
     test -s "$state/slow/slowhttps.pid"
 wait_for slowhttps.py "$state/slow/slowhttps.log" tcp_open 127.0.1.2 443
+for mode in strip notcp; do
+    wait_for "dnsproxy.py $mode" "$state/proxy/$mode.log" \
+        test -s "$state/proxy/$mode.pid"
+done
 # A validated (AD) answer proves the whole chain: root DS anchor ->
 # root DNSKEY -> test. DS -> test. DNSKEY -> enforce.test MX.
 wait_for "unbound (validated answer for enforce.test MX)" "$ub/unbound.log" \
     drill_ok ad 127.0.0.1 enforce.test MX -D
+# The proxies forward to Unbound.
+wait_for "dnsproxy.py strip" "$state/proxy/strip.log" \
+    drill_ok qr 127.0.0.3 enforce.test MX
+wait_for "dnsproxy.py notcp" "$state/proxy/notcp.log" \
+    drill_ok qr 127.0.0.4 enforce.test MX
 # End to end: the namespace's resolv.conf, Unbound, nginx and the test CA.
 wait_for "nginx (policy fetch of mta-sts.enforce.test)" "$ngx/error.log" \
     in_ns curl -fsS --max-time 2 --cacert "$state/ca.pem" \

@@ -20,16 +20,27 @@ tmp=$(mktemp -d)
 trap 'rm -rf -- "$tmp"' EXIT
 
 ok() { printf 'ok    %s\n' "$*"; }
+# OpenSSL 3's x509 loads the default trust store (the whole system
+# bundle) at start; no check here uses it, and this halves their time.
+openssl() {
+    SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent command openssl "$@"
+}
 bad() { printf 'FAIL  %s\n' "$*"; fails=$((fails + 1)); }
 
 # ---- DNS ------------------------------------------------------------------
 # dns NAME TYPE RCODE AD COUNT [PATTERN]: ask Unbound with DO set; expect
 # RCODE, the AD flag (yes/no), COUNT answer RRs of TYPE (RRSIGs not
 # counted) and, if given, PATTERN somewhere in those RRs.
-dns() {
-    local name=$1 type=$2 rcode=$3 ad=$4 count=$5 pattern=${6:-} out
-    local got_ad=no got_n what="$name $type"
-    out=$(drill -D "$name" "$type" "@$res" 2>&1) || {
+dns() { dnsx "$res" -D "$@"; }
+
+# dnsx SERVER OPTS NAME TYPE RCODE AD COUNT [PATTERN]: the same, asking
+# SERVER with the drill options OPTS, one word: -D (DO), -Dt (DO, TCP),
+# -DoCD (DO and CD: the answer as Unbound got it, unvalidated).
+dnsx() {
+    local srv=$1 opts=$2 name=$3 type=$4 rcode=$5 ad=$6 count=$7
+    local pattern=${8:-} out got_ad=no got_n what="$3 $4"
+    [[ $srv == "$res" && $opts == -D ]] || what="$what @$srv $opts"
+    out=$(drill "$opts" "$name" "$type" "@$srv" 2>&1) || {
         bad "dns $what: drill failed: $out"
         return
     }
@@ -220,6 +231,284 @@ else
     ok "pki: expired-cert cert expired ($(openssl x509 -noout -enddate \
         -in "$state/pki/mta-sts.expired-cert.test.pem"))"
 fi
+
+# ---- DANE -----------------------------------------------------------------
+# Records and DNSSEC state of every DANE scenario, as Unbound (DO set)
+# answers: NAME TYPE RCODE AD COUNT [PATTERN], as for dns above.
+while read -r name type rcode ad count pattern; do
+    dns "$name" "$type" "$rcode" "$ad" "$count" "$pattern"
+done <<'END'
+dane-ee.test MX NOERROR yes 1 10 mx1.dane-ee.test.
+mx1.dane-ee.test A NOERROR yes 1 127.0.2.30
+_25._tcp.mx1.dane-ee.test TLSA NOERROR yes 1 3 1 1
+dane-ta.test MX NOERROR yes 1 10 mx1.dane-ta.test.
+_25._tcp.mx1.dane-ta.test TLSA NOERROR yes 1 2 0 1
+_25._tcp.mx1.dane-unusable.test TLSA NOERROR yes 2
+dane-bogus.test MX NOERROR yes 1
+mx1.dane-bogus.test A NOERROR yes 1
+_25._tcp.mx1.dane-bogus.test TLSA SERVFAIL no 0
+dane-expired.test MX NOERROR yes 1
+_25._tcp.mx1.dane-expired.test TLSA SERVFAIL no 0
+dane-unsigned.insecure.test MX NOERROR no 1 10 mx1.dane-unsigned.insecure.test.
+mx1.dane-unsigned.insecure.test A NOERROR no 1 127.0.2.35
+_25._tcp.mx1.dane-unsigned.insecure.test TLSA NOERROR no 1 3 1 1
+insecure-mx.insecure.test MX NOERROR no 1 10 mx1.dane-ee.test.
+dane-cname.test MX NOERROR yes 1 10 mx.dane-cname.test.
+mx.dane-cname.test CNAME NOERROR yes 1 mx-target.dane-cname.test.
+mx.dane-cname.test A NOERROR yes 1 127.0.2.36
+_25._tcp.mx-target.dane-cname.test TLSA NOERROR yes 1 3 1 1
+_25._tcp.mx.dane-cname.test TLSA NXDOMAIN yes 0
+dane-mixed.test MX NOERROR yes 2 20 mx2.dane-mixed.test.
+mx2.dane-mixed.test A NOERROR yes 1 127.0.2.38
+_25._tcp.mx1.dane-mixed.test TLSA NOERROR yes 1
+_25._tcp.mx2.dane-mixed.test TLSA NXDOMAIN yes 0
+dane-sts.test MX NOERROR yes 1 10 mx1.dane-sts.test.
+_25._tcp.mx1.dane-sts.test TLSA NOERROR yes 1
+_mta-sts.dane-sts.test TXT NOERROR yes 1 "v=STSv1; id=20261129T1"
+mta-sts.dane-sts.test A NOERROR yes 1 127.0.1.1
+dane-partial-sts.test MX NOERROR yes 2
+_25._tcp.mx1.dane-partial-sts.test TLSA NOERROR yes 1
+_25._tcp.mx2.dane-partial-sts.test TLSA NXDOMAIN yes 0
+_mta-sts.dane-partial-sts.test TXT NOERROR yes 1 "v=STSv1; id=20261129T1"
+no-mx.test MX NOERROR yes 0
+no-mx.test A NOERROR yes 1 127.0.2.42
+_25._tcp.no-mx.test TLSA NOERROR yes 1 3 1 1
+null-mx.test MX NOERROR yes 1 MX	0 .
+_25._tcp.mx1.dane-malformed.test TLSA NOERROR yes 3
+_25._tcp.mx1.dane-sha512.test TLSA NOERROR yes 2 3 1 2
+addr-bogus.test MX NOERROR yes 2
+mx1.addr-bogus.test A SERVFAIL no 0
+mx2.addr-bogus.test A NOERROR yes 1 127.0.2.46
+_25._tcp.mx2.addr-bogus.test TLSA NOERROR yes 1
+addr-bogus-only.test MX NOERROR yes 1
+mx1.addr-bogus-only.test A SERVFAIL no 0
+mx-bogus.test MX SERVFAIL no 0
+mx1.mx-bogus.test A NOERROR yes 1
+selftest-bogus.test A SERVFAIL no 0
+mx1.dane-tlsa-servfail.test A NOERROR yes 1 127.0.2.49
+_25._tcp.mx1.dane-tlsa-servfail.test DS NOERROR yes 1
+END
+
+# The bogus answers: with CD set Unbound hands over the data it got (so
+# it is there), and its log says why validation failed (val-log-level 2).
+# NAME TYPE REASON
+while read -r name type reason; do
+    dnsx "$res" -DoCD "$name" "$type" NOERROR no 1
+    line="validation failure <$name. $type IN>: $reason"
+    if grep -Fq -- "$line" "$state/unbound/unbound.log"; then
+        ok "unbound.log: $line"
+    else
+        bad "unbound.log: no '$line'"
+    fi
+done <<'END'
+_25._tcp.mx1.dane-bogus.test TLSA signature crypto failed
+_25._tcp.mx1.dane-expired.test TLSA signature expired
+mx1.addr-bogus.test A signature crypto failed
+mx1.addr-bogus-only.test A signature crypto failed
+mx-bogus.test MX signature crypto failed
+selftest-bogus.test A signature crypto failed
+END
+
+# The TLSA lookup below the dead delegation: SERVFAIL, well within 2 s.
+t0=$EPOCHREALTIME
+out=$(drill -D _25._tcp.mx1.dane-tlsa-servfail.test TLSA "@$res" 2>&1 || true)
+t=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }')
+if grep -q 'rcode: SERVFAIL,' <<<"$out" &&
+    awk -v t="$t" 'BEGIN { exit !(t < 2) }'; then
+    ok "dns _25._tcp.mx1.dane-tlsa-servfail.test TLSA: SERVFAIL in ${t}s"
+else
+    bad "dns _25._tcp.mx1.dane-tlsa-servfail.test TLSA: after ${t}s:" \
+        "$(grep -o 'rcode: [A-Z]*' <<<"$out" || head -n 1 <<<"$out")"
+fi
+
+# TLSA association data equals what openssl computes from the files.
+# Each row: OWNER, then its complete RRset at NSD as comma-separated
+# "U S M DATA", DATA as in gen.py: spki-sha256 or spki-sha512 (of the
+# certificate STATEDIR/mx/<OWNER without _25._tcp.>.pem), ca-sha256 (of
+# the test CA certificate), or random:N (N octets matching none of these).
+# hexdigest DATA BASE
+hexdigest() {
+    case $1 in
+    spki-sha256 | spki-sha512)
+        openssl x509 -in "$state/mx/$2.pem" -noout -pubkey |
+            openssl pkey -pubin -outform DER |
+            openssl dgst "-${1#spki-}" -r | cut -d ' ' -f 1 ;;
+    ca-sha256)
+        openssl x509 -in "$TLSPOL_TEST_CA" -outform DER |
+            openssl dgst -sha256 -r | cut -d ' ' -f 1 ;;
+    esac
+}
+while read -r owner rrs; do
+    want_rrs=()
+    while read -r u sel m data; do
+        if [[ $data == random:* ]]; then
+            want_rrs+=("$u $sel $m $data")
+        else
+            want_rrs+=("$u $sel $m $(hexdigest "$data" "${owner#_25._tcp.}")")
+        fi
+    done < <(tr ',' '\n' <<<"$rrs")
+    # What NSD serves; data that is none of the wanted digests counts as
+    # random:<its length>.
+    got_rrs=()
+    while read -r u sel m data; do
+        rr="$u $sel $m $data"
+        printf '%s\n' "${want_rrs[@]}" | grep -Fxq -- "$rr" ||
+            rr="$u $sel $m random:$((${#data} / 2))"
+        got_rrs+=("$rr")
+    done < <(drill "$owner" TLSA @127.0.0.2 | awk '
+        /^;; ANSWER SECTION/ { a = 1; next } /^;; / { a = 0 }
+        a && $4 == "TLSA" { print $5, $6, $7, tolower($8) }')
+    if [[ $(printf '%s\n' "${want_rrs[@]}" | sort) == \
+        "$(printf '%s\n' "${got_rrs[@]}" | sort)" ]]; then
+        ok "tlsa $owner: ${#got_rrs[@]} RR(s) as computed by openssl"
+    else
+        bad "tlsa $owner: want [${want_rrs[*]}], got [${got_rrs[*]}]"
+    fi
+done <<'END'
+_25._tcp.mx1.dane-ee.test 3 1 1 spki-sha256
+_25._tcp.mx1.dane-ta.test 2 0 1 ca-sha256
+_25._tcp.mx1.dane-unusable.test 0 0 1 ca-sha256, 1 1 1 spki-sha256
+_25._tcp.mx1.dane-bogus.test 3 1 1 spki-sha256
+_25._tcp.mx1.dane-expired.test 3 1 1 spki-sha256
+_25._tcp.mx1.dane-unsigned.insecure.test 3 1 1 spki-sha256
+_25._tcp.mx-target.dane-cname.test 3 1 1 spki-sha256
+_25._tcp.mx1.dane-mixed.test 3 1 1 spki-sha256
+_25._tcp.mx1.dane-sts.test 3 1 1 spki-sha256
+_25._tcp.mx1.dane-partial-sts.test 3 1 1 spki-sha256
+_25._tcp.no-mx.test 3 1 1 spki-sha256
+_25._tcp.mx1.dane-malformed.test 3 1 1 spki-sha256, 3 1 1 random:20, 3 1 2 random:10
+_25._tcp.mx1.dane-sha512.test 3 1 1 random:32, 3 1 2 spki-sha512
+_25._tcp.mx2.addr-bogus.test 3 1 1 spki-sha256
+END
+
+# The MX host keys and certificates in STATEDIR/mx: a P-256 key that
+# matches the certificate, issued by the test CA for serverAuth, SAN = the
+# host name. One per host with an A record in a DANE scenario.
+n=0
+for pem in "$state"/mx/*.pem; do
+    host=$(basename "$pem" .pem)
+    n=$((n + 1))
+    key_spki=$(openssl pkey -in "$state/mx/$host.key" -pubout -outform DER |
+        openssl dgst -sha256 -r)
+    crt_spki=$(openssl x509 -in "$pem" -noout -pubkey |
+        openssl pkey -pubin -outform DER | openssl dgst -sha256 -r)
+    if ! openssl verify -CAfile "$TLSPOL_TEST_CA" -no-CApath -no-CAstore \
+        -purpose sslserver -verify_hostname "$host" "$pem" >/dev/null 2>&1
+    then
+        bad "mx cert $host: does not verify (test CA, serverAuth, SAN)"
+    elif [[ $key_spki != "$crt_spki" ]]; then
+        bad "mx cert $host: key does not match the certificate"
+    elif ! openssl pkey -in "$state/mx/$host.key" -noout -text |
+        grep -q 'NIST CURVE: P-256'; then
+        bad "mx cert $host: key is not P-256"
+    else
+        ok "mx cert $host: P-256, test CA, SAN $host, key matches"
+    fi
+done
+if ((n == 20)); then
+    ok "mx certs: $n"
+else
+    bad "mx certs: want 20, got $n"
+fi
+
+# MTA-STS next to DANE.
+for d in dane-sts dane-partial-sts; do
+    https "$d.test" 0 200 text/plain "$(size "$d")"
+done
+has dane-sts.test yes $'\nmx: mx1.dane-sts.test\nmax_age'
+has dane-partial-sts.test yes \
+    $'\nmx: mx1.dane-partial-sts.test\nmx: mx2.dane-partial-sts.test\n'
+
+# ---- Faulty resolver paths, wrong trust anchor ------------------------------
+# dnssec_rrs SERVER OPTS NAME TYPE: print the number of DNSSEC records
+# (RRSIG, NSEC, NSEC3, DNSKEY, DS) in all sections of the answer.
+dnssec_rrs() {
+    drill "$2" "$3" "$4" "@$1" 2>&1 | awk '
+        /^;; (ANSWER|AUTHORITY|ADDITIONAL) SECTION/ { a = 1; next }
+        /^;; / { a = 0 }
+        a && $4 ~ /^(RRSIG|NSEC|NSEC3|DNSKEY|DS)$/ { n++ }
+        END { print n + 0 }'
+}
+# sigs SERVER OPTS NAME TYPE WANT: the answer has WANT DNSSEC records.
+sigs() {
+    local n
+    n=$(dnssec_rrs "$1" "$2" "$3" "$4")
+    if [[ $n == "$5" ]]; then
+        ok "dns $3 $4 @$1 $2: $n DNSSEC records"
+    else
+        bad "dns $3 $4 @$1 $2: want $5 DNSSEC records, got $n"
+    fi
+}
+# flag SERVER OPTS NAME TYPE FLAG yes|no: the answer has header FLAG.
+flag() {
+    local got=no
+    drill "$2" "$3" "$4" "@$1" 2>&1 | grep -Eq "^;; flags:.* $5[ ;]" &&
+        got=yes
+    if [[ $got == "$6" ]]; then
+        ok "dns $3 $4 @$1 $2: flag $5: $got"
+    else
+        bad "dns $3 $4 @$1 $2: flag $5: want $6, got $got"
+    fi
+}
+strip=${TLSPOL_TEST_STRIP_RESOLVER:?}
+notcp=${TLSPOL_TEST_NOTCP_RESOLVER:?}
+# Control: Unbound itself returns them (4 DNSKEY + 2 RRSIG; SOA, NSEC and
+# their RRSIGs for NXDOMAIN).
+sigs "$res" -D . DNSKEY 6
+sigs "$res" -D nonexistent.test A 5
+# strip: over UDP and TCP, no DNSSEC records, no AD.
+for o in -D -Dt; do
+    dnsx "$strip" "$o" . DNSKEY NOERROR no 0
+    sigs "$strip" "$o" . DNSKEY 0
+    dnsx "$strip" "$o" enforce.test MX NOERROR no 1 "10 mx1.enforce.test."
+    sigs "$strip" "$o" enforce.test MX 0
+    dnsx "$strip" "$o" nonexistent.test A NXDOMAIN no 0
+    sigs "$strip" "$o" nonexistent.test A 0
+done
+# notcp: ". DNSKEY" with DO (532 octets) comes back truncated and empty;
+# small answers pass unchanged; TCP is refused.
+dnsx "$notcp" -D . DNSKEY NOERROR yes 0
+flag "$notcp" -D . DNSKEY tc yes
+dnsx "$notcp" -D enforce.test MX NOERROR yes 1 "10 mx1.enforce.test."
+flag "$notcp" -D enforce.test MX tc no
+if drill -Dt enforce.test MX "@$notcp" >/dev/null 2>&1 ||
+    (exec 3<>"/dev/tcp/$notcp/53") 2>/dev/null; then
+    bad "dns @$notcp: answers over TCP"
+else
+    ok "dns @$notcp: TCP refused"
+fi
+# The wrong trust anchor: a root DS of the right form (key tag and
+# algorithm of the root KSK, SHA-256) whose digest matches no key.
+# ds_fields FILE: tag, algorithm, digest type, digest of its DS record
+ds_fields() {
+    awk '{ for (i = 1; i < NF; i++) if ($i == "DS") {
+        print $(i + 1), $(i + 2), $(i + 3), tolower($(i + 4)); exit } }' "$1"
+}
+read -r wtag walg wdt wdigest < <(ds_fields "${TLSPOL_TEST_WRONG_TA:?}")
+read -r rtag ralg _ rdigest < <(ds_fields "$TLSPOL_TEST_TA")
+if [[ $wtag == "$rtag" && $walg == "$ralg" && $wdt == 2 &&
+    $wdigest =~ ^[0-9a-f]{64}$ && $wdigest != "$rdigest" ]]; then
+    ok "wrong-root.ds: DS $wtag $walg 2, another digest"
+else
+    bad "wrong-root.ds: DS '$wtag $walg $wdt $wdigest'"
+fi
+if drill -S -k "$TLSPOL_TEST_WRONG_TA" enforce.test MX "@$res" 2>&1 |
+    grep -q 'Chase successful'; then
+    bad "wrong-root.ds: drill -S chase succeeds"
+else
+    ok "wrong-root.ds: drill -S chase fails"
+fi
+for v in TLSPOL_TEST_STRIP_RESOLVER=127.0.0.3 \
+    TLSPOL_TEST_NOTCP_RESOLVER=127.0.0.4 \
+    "TLSPOL_TEST_WRONG_TA=$state/wrong-root.ds" \
+    TLSPOL_TEST_BOGUS_NAME=selftest-bogus.test; do
+    name=${v%%=*}
+    if [[ ${!name:-} == "${v#*=}" ]]; then
+        ok "env $v"
+    else
+        bad "env $name: want '${v#*=}', got '${!name:-}'"
+    fi
+done
 
 if ((fails)); then
     printf '%d check(s) FAILED\n' "$fails"

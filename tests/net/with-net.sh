@@ -5,8 +5,10 @@
 # $TLSPOL_TEST_STATEDIR if that is set (the directory is then kept), runs
 # CMD inside the namespace with the variables of STATEDIR/env set
 # (TLSPOL_NETNS, TLSPOL_TEST_RESOLVER, TLSPOL_TEST_TA, TLSPOL_TEST_CA,
-# TLSPOL_TEST_STATEDIR), tears everything down on every exit path and
-# exits with CMD's status (128+n if killed by signal n).
+# TLSPOL_TEST_STATEDIR, TLSPOL_TEST_STRIP_RESOLVER,
+# TLSPOL_TEST_NOTCP_RESOLVER, TLSPOL_TEST_WRONG_TA, TLSPOL_TEST_BOGUS_NAME),
+# tears everything down on every exit path and exits with CMD's status
+# (128+n if killed by signal n).
 # TLSPOL_KEEP_NET=1 leaves the network up and prints the STATEDIR.
 set -euo pipefail
 
@@ -72,6 +74,10 @@ ip netns exec "$TLSPOL_NETNS" env \
     TLSPOL_TEST_TA="$TLSPOL_TEST_TA" \
     TLSPOL_TEST_CA="$TLSPOL_TEST_CA" \
     TLSPOL_TEST_STATEDIR="$TLSPOL_TEST_STATEDIR" \
+    TLSPOL_TEST_STRIP_RESOLVER="$TLSPOL_TEST_STRIP_RESOLVER" \
+    TLSPOL_TEST_NOTCP_RESOLVER="$TLSPOL_TEST_NOTCP_RESOLVER" \
+    TLSPOL_TEST_WRONG_TA="$TLSPOL_TEST_WRONG_TA" \
+    TLSPOL_TEST_BOGUS_NAME="$TLSPOL_TEST_BOGUS_NAME" \
     "$@" 0<&0 &
 child=$!
 status=0

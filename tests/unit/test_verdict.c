@@ -224,7 +224,7 @@ Test(verdict, every_host_dane_and_secure_mx_is_dane_only)
     cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE_ONLY);
     cr_assert_eq(out.source, TLSPOL_SOURCE_DANE);
     cr_assert_eq(out.hosts[1].dane, TP_HOST_DANE);
-    REASON_HAS(out, "all 2 MX hosts have usable TLSA");
+    REASON_HAS(out, "all 2 usable MX hosts have usable TLSA");
 }
 
 Test(verdict, every_host_dane_but_insecure_mx_is_dane)
@@ -277,15 +277,26 @@ Test(verdict, dane_wins_over_sts_testing)
     cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE);
 }
 
-Test(verdict, dane_with_a_failed_host_is_dane_naming_it)
+Test(verdict, dane_on_every_usable_host_is_dane_only_naming_the_failed)
 {
     struct tp_verdict_in in = base(NULL);
     struct tp_verdict_out out;
 
     dane(TP_HOST_DANE, TP_HOST_FAILED);
     tp_verdict_eval(&in, &out);
-    cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE_ONLY);
+    REASON_HAS(out, "all 1 usable MX hosts");
     REASON_HAS(out, "unusable: b.example.net (address lookup timeout)");
+}
+
+Test(verdict, dane_beside_addressless_host_is_dane_only)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_DANE, TP_HOST_NOADDR);
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE_ONLY);
 }
 
 Test(verdict, only_unusable_tlsa_is_encrypt)
