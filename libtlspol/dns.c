@@ -512,8 +512,8 @@ take_reply(struct tp_dns_answer *a, getdns_dict *reply, int *nx,
             continue;
         getdns_dict_get_int(rr, "ttl", &ttl);
         if (type == GETDNS_RRTYPE_CNAME && a->qtype != GETDNS_RRTYPE_CNAME) {
-            a->cname_seen = 1;
-            continue; /* the resolver followed it */
+            a->cname_seen++;
+            continue; /* the resolver followed it; counted for the cap */
         }
         if (a->qtype == GETDNS_RRTYPE_MX && type == GETDNS_RRTYPE_MX)
             r = take_mx(a, rr);
@@ -577,7 +577,12 @@ fill(struct tp_dns_answer *a, getdns_callback_type_t type,
     }
     if (a->qtype == 0 && !a->cname_seen)
         a->canon[0] = '\0';
-    if (a->nomem) {
+    if (a->cname_seen > TP_CNAME_CHAIN_MAX) {
+        /* a loop or an absurd chain: no name at its end can be trusted */
+        a->rc = TP_DNS_ERROR;
+        snprintf(a->err, sizeof(a->err), "CNAME chain longer than %d links",
+                 TP_CNAME_CHAIN_MAX);
+    } else if (a->nomem) {
         /* A lost record could change the meaning of the RRset (one STS
          * record instead of two, an implicit MX): fail the lookup. */
         a->rc = TP_DNS_ERROR;

@@ -63,7 +63,8 @@ struct tp_dns_answer {
     /* Owner of the records used when a CNAME chain led there (address
      * lookups), or the CNAME target (CNAME lookups); "" otherwise. */
     char canon[TP_DOMAIN_MAX + 1];
-    int cname_seen;                 /* the answer held a CNAME */
+    int cname_seen;                 /* CNAMEs in the answer (capped by
+                                       TP_CNAME_CHAIN_MAX) */
 };
 
 /* How the context learns DNSSEC state. */

@@ -171,29 +171,26 @@ on_host_tlsa(void *arg)
     h->busy = false;
     dns_head(a, head, sizeof(head));
     trace(h->lk, "DNS TLSA _25._tcp.%s: %s", h->base, head);
-    if (failed_state(a)) {
+    switch (tp_dane_after_tlsa(a->rc, a->sec, a->dropped > 0,
+                               !h->tried_orig)) {
+    case TP_STEP_FAILED:
         host_done(h, TP_HOST_FAILED, "TLSA lookup at _25._tcp.%s %s",
                   h->base, a->rc == TP_DNS_ERROR ? a->err
                                                  : tp_dnssec_name(a->sec));
         return;
-    }
-    /* A secure RRset whose records were all dropped (over a limit) still
-     * exists: judge it, so it counts as present but unusable. */
-    if (a->sec == TP_SEC_SECURE && (a->rc == TP_DNS_OK || a->dropped > 0)) {
+    case TP_STEP_JUDGE:
         judge_tlsa(h);
         return;
-    }
-    /* No secure TLSA at the expanded name: try the original name (RFC
-     * 7671 §7, RFC 7672 §2.2.3). */
-    if (!h->tried_orig && strcmp(h->base, h->name) != 0) {
+    case TP_STEP_TLSA_NAME:
         tp_dns_answer_free(a);
         host_start_tlsa(h, h->name);
         step_done(h->lk);
         return;
+    default:
+        host_done(h, TP_HOST_NONE, "no secure TLSA records at _25._tcp.%s "
+                  "(%s %s)", h->base, tp_dns_rc_name(a->rc),
+                  tp_dnssec_name(a->sec));
     }
-    host_done(h, TP_HOST_NONE, "no secure TLSA records at _25._tcp.%s "
-              "(%s %s)", h->base, tp_dns_rc_name(a->rc),
-              tp_dnssec_name(a->sec));
 }
 
 /* host_start_tlsa - query TLSA at _25._tcp.<base> */
@@ -237,18 +234,19 @@ on_host_cname(void *arg)
     h->busy = false;
     trace(h->lk, "DNS CNAME %s: %s %s -> %s", h->name, tp_dns_rc_name(a->rc),
           tp_dnssec_name(a->sec), a->canon[0] ? a->canon : "-");
-    if (failed_state(a)) {
+    switch (tp_dane_after_cname(a->rc, a->sec)) {
+    case TP_STEP_FAILED:
         host_done(h, TP_HOST_FAILED, "CNAME lookup %s",
                   a->rc == TP_DNS_ERROR ? a->err : tp_dnssec_name(a->sec));
         return;
-    }
-    if (a->rc == TP_DNS_OK && a->sec == TP_SEC_SECURE) {
+    case TP_STEP_TLSA_NAME:
         host_start_tlsa(h, h->name);
         step_done(h->lk);
         return;
+    default:
+        host_done(h, TP_HOST_NONE, "address records insecure (via an "
+                  "insecure CNAME)");
     }
-    host_done(h, TP_HOST_NONE, "address records insecure (via an "
-              "insecure CNAME)");
 }
 
 /* on_host_addr - A/AAAA of an MX host (RFC 7672 §2.2.2) */
@@ -264,23 +262,25 @@ on_host_addr(void *arg)
     dns_head(a, head, sizeof(head));
     trace(h->lk, "DNS A/AAAA %s: %s%s%s", h->name, head,
           a->canon[0] ? ", via CNAME to " : "", a->canon);
-    if (failed_state(a)) {
+    switch (tp_dane_after_addr(a->rc, a->sec, a->cname_seen,
+                               a->canon[0] != '\0')) {
+    case TP_STEP_FAILED:
         host_done(h, TP_HOST_FAILED, "address lookup %s",
                   a->rc == TP_DNS_ERROR ? a->err : tp_dnssec_name(a->sec));
         return;
-    }
-    if (a->rc != TP_DNS_OK) {
+    case TP_STEP_NOADDR:
         host_done(h, TP_HOST_NOADDR, "no address records (%s)",
                   tp_dns_rc_name(a->rc));
         return;
-    }
-    if (a->sec == TP_SEC_SECURE) {
-        /* every link secure: TLSA at the expanded name first */
-        host_start_tlsa(h, a->canon[0] ? a->canon : h->name);
+    case TP_STEP_TLSA_CANON:
+        host_start_tlsa(h, a->canon);
         step_done(h->lk);
         return;
-    }
-    if (a->sec == TP_SEC_INSECURE && a->cname_seen) {
+    case TP_STEP_TLSA_NAME:
+        host_start_tlsa(h, h->name);
+        step_done(h->lk);
+        return;
+    case TP_STEP_CHECK_CNAME:
         h->busy = true;
         h->lk->pending++;
         rc = tp_dns_lookup(h->lk->ctx, h->name, GETDNS_RRTYPE_CNAME,
@@ -292,9 +292,10 @@ on_host_addr(void *arg)
         }
         step_done(h->lk);
         return;
+    default:
+        host_done(h, TP_HOST_NONE, "address records %s: no DANE "
+                  "(RFC 7672 §2.2.2)", tp_dnssec_name(a->sec));
     }
-    host_done(h, TP_HOST_NONE, "address records %s: no DANE "
-              "(RFC 7672 §2.2.2)", tp_dnssec_name(a->sec));
 }
 
 /* start_hosts - derive the MX hosts and start DANE lookups for each */

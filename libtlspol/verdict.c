@@ -51,6 +51,56 @@ tp_host_dane_name(enum tp_host_dane d)
     }
 }
 
+/* lookup_failed - RFC 7672 §2.1.1/§2.1.2: errors, bogus and
+ * indeterminate answers all count as a failed lookup */
+static int
+lookup_failed(enum tp_dns_rc rc, enum tp_dnssec sec)
+{
+    return rc == TP_DNS_ERROR || sec == TP_SEC_BOGUS ||
+           sec == TP_SEC_INDETERMINATE;
+}
+
+enum tp_dane_step
+tp_dane_after_addr(enum tp_dns_rc rc, enum tp_dnssec sec, int cname_seen,
+                   int has_canon)
+{
+    if (lookup_failed(rc, sec))
+        return TP_STEP_FAILED;
+    if (rc != TP_DNS_OK)
+        return TP_STEP_NOADDR;
+    /* every link secure: the expanded name first (RFC 7671 §7) */
+    if (sec == TP_SEC_SECURE)
+        return has_canon ? TP_STEP_TLSA_CANON : TP_STEP_TLSA_NAME;
+    /* insecure addresses behind a CNAME: the CNAME itself may be secure,
+     * and then TLSA is looked up at the original name (RFC 7672 §2.2.2) */
+    if (sec == TP_SEC_INSECURE && cname_seen)
+        return TP_STEP_CHECK_CNAME;
+    return TP_STEP_NONE; /* insecure, or not validated: no DANE */
+}
+
+enum tp_dane_step
+tp_dane_after_cname(enum tp_dns_rc rc, enum tp_dnssec sec)
+{
+    if (lookup_failed(rc, sec))
+        return TP_STEP_FAILED;
+    if (rc == TP_DNS_OK && sec == TP_SEC_SECURE)
+        return TP_STEP_TLSA_NAME;
+    return TP_STEP_NONE; /* the first link is insecure: no DANE */
+}
+
+enum tp_dane_step
+tp_dane_after_tlsa(enum tp_dns_rc rc, enum tp_dnssec sec, int dropped,
+                   int at_canon)
+{
+    if (lookup_failed(rc, sec))
+        return TP_STEP_FAILED; /* RFC 7672 §2.1.2 */
+    if (sec == TP_SEC_SECURE && (rc == TP_DNS_OK || dropped))
+        return TP_STEP_JUDGE;
+    /* no secure TLSA at the expanded name: the original name next
+     * (RFC 7671 §7; RFC 7672 §2.2.3) */
+    return at_canon ? TP_STEP_TLSA_NAME : TP_STEP_NONE;
+}
+
 size_t
 tp_mx_hosts(const char *domain, enum tp_dns_rc mx_rc,
             const struct tp_mx_rr *mx, size_t n_mx, const char **names,

@@ -91,6 +91,29 @@ struct tp_verdict_out {
     size_t n_hosts;
 };
 
+/* The next DANE step for one MX host (RFC 7672 §2.2.2, §2.2.3). */
+enum tp_dane_step {
+    TP_STEP_FAILED = 0,   /* host unusable: lookup failed/bogus/indeterminate */
+    TP_STEP_NOADDR,       /* no address records: no delivery to it */
+    TP_STEP_NONE,         /* DANE does not apply to this host */
+    TP_STEP_TLSA_CANON,   /* query TLSA at the CNAME-expanded name */
+    TP_STEP_TLSA_NAME,    /* query TLSA at the original host name */
+    TP_STEP_CHECK_CNAME,  /* is the host name itself a secure CNAME? */
+    TP_STEP_JUDGE,        /* secure TLSA RRset: judge its records */
+};
+
+/* tp_dane_after_addr - step after the host's A/AAAA answer (rc, sec; an
+ * expanded name "canon" when a CNAME chain was followed) */
+enum tp_dane_step tp_dane_after_addr(enum tp_dns_rc rc, enum tp_dnssec sec,
+                                     int cname_seen, int has_canon);
+/* tp_dane_after_cname - step after the CNAME query at the host name */
+enum tp_dane_step tp_dane_after_cname(enum tp_dns_rc rc, enum tp_dnssec sec);
+/* tp_dane_after_tlsa - step after a TLSA answer; at_canon: it was asked
+ * at the expanded name (so the original name is still to try); dropped:
+ * records were dropped over a limit (the RRset exists) */
+enum tp_dane_step tp_dane_after_tlsa(enum tp_dns_rc rc, enum tp_dnssec sec,
+                                     int dropped, int at_canon);
+
 /* tp_host_dane_name - "usable", "unusable", "none", "no-address", "failed" */
 const char *tp_host_dane_name(enum tp_host_dane d);
 

@@ -138,6 +138,69 @@ Test(mx_hosts, bounded_by_max_and_empty_on_error)
                              prefs, 2, &null_mx), 0);
 }
 
+/* --- per-host DANE steps (RFC 7672 §2.2.2, §2.2.3) ------------------- */
+
+Test(dane_steps, address_lookup_outcomes)
+{
+    cr_assert_eq(tp_dane_after_addr(TP_DNS_ERROR, TP_SEC_UNKNOWN, 0, 0),
+                 TP_STEP_FAILED);
+    cr_assert_eq(tp_dane_after_addr(TP_DNS_OK, TP_SEC_BOGUS, 0, 0),
+                 TP_STEP_FAILED);
+    cr_assert_eq(tp_dane_after_addr(TP_DNS_OK, TP_SEC_INDETERMINATE, 0, 0),
+                 TP_STEP_FAILED, "indeterminate counts as failure");
+    cr_assert_eq(tp_dane_after_addr(TP_DNS_NODATA, TP_SEC_SECURE, 0, 0),
+                 TP_STEP_NOADDR);
+    cr_assert_eq(tp_dane_after_addr(TP_DNS_NXDOMAIN, TP_SEC_SECURE, 0, 0),
+                 TP_STEP_NOADDR);
+    cr_assert_eq(tp_dane_after_addr(TP_DNS_OK, TP_SEC_SECURE, 0, 0),
+                 TP_STEP_TLSA_NAME);
+    cr_assert_eq(tp_dane_after_addr(TP_DNS_OK, TP_SEC_SECURE, 1, 1),
+                 TP_STEP_TLSA_CANON, "secure chain: expanded name first");
+    cr_assert_eq(tp_dane_after_addr(TP_DNS_OK, TP_SEC_INSECURE, 0, 0),
+                 TP_STEP_NONE, "insecure address: no TLSA query");
+    cr_assert_eq(tp_dane_after_addr(TP_DNS_OK, TP_SEC_INSECURE, 1, 1),
+                 TP_STEP_CHECK_CNAME, "insecure behind a CNAME: check it");
+    cr_assert_eq(tp_dane_after_addr(TP_DNS_OK, TP_SEC_UNKNOWN, 0, 0),
+                 TP_STEP_NONE, "unvalidated: no DANE");
+}
+
+Test(dane_steps, cname_lookup_outcomes)
+{
+    cr_assert_eq(tp_dane_after_cname(TP_DNS_OK, TP_SEC_SECURE),
+                 TP_STEP_TLSA_NAME, "secure CNAME: TLSA at the original");
+    cr_assert_eq(tp_dane_after_cname(TP_DNS_OK, TP_SEC_INSECURE),
+                 TP_STEP_NONE, "first link insecure: no DANE");
+    cr_assert_eq(tp_dane_after_cname(TP_DNS_OK, TP_SEC_BOGUS),
+                 TP_STEP_FAILED);
+    cr_assert_eq(tp_dane_after_cname(TP_DNS_ERROR, TP_SEC_UNKNOWN),
+                 TP_STEP_FAILED);
+    cr_assert_eq(tp_dane_after_cname(TP_DNS_NODATA, TP_SEC_SECURE),
+                 TP_STEP_NONE);
+}
+
+Test(dane_steps, tlsa_lookup_outcomes)
+{
+    cr_assert_eq(tp_dane_after_tlsa(TP_DNS_OK, TP_SEC_SECURE, 0, 1),
+                 TP_STEP_JUDGE);
+    cr_assert_eq(tp_dane_after_tlsa(TP_DNS_NODATA, TP_SEC_SECURE, 1, 0),
+                 TP_STEP_JUDGE, "records dropped over a limit still exist");
+    cr_assert_eq(tp_dane_after_tlsa(TP_DNS_OK, TP_SEC_BOGUS, 0, 1),
+                 TP_STEP_FAILED);
+    cr_assert_eq(tp_dane_after_tlsa(TP_DNS_ERROR, TP_SEC_UNKNOWN, 0, 0),
+                 TP_STEP_FAILED, "SERVFAIL/timeout is failure, not none");
+    cr_assert_eq(tp_dane_after_tlsa(TP_DNS_OK, TP_SEC_INDETERMINATE, 0, 0),
+                 TP_STEP_FAILED);
+    cr_assert_eq(tp_dane_after_tlsa(TP_DNS_NXDOMAIN, TP_SEC_SECURE, 0, 1),
+                 TP_STEP_TLSA_NAME, "nothing at the expanded name: fall "
+                 "back to the original");
+    cr_assert_eq(tp_dane_after_tlsa(TP_DNS_OK, TP_SEC_INSECURE, 0, 1),
+                 TP_STEP_TLSA_NAME, "insecure at the expanded name");
+    cr_assert_eq(tp_dane_after_tlsa(TP_DNS_NODATA, TP_SEC_SECURE, 0, 0),
+                 TP_STEP_NONE);
+    cr_assert_eq(tp_dane_after_tlsa(TP_DNS_OK, TP_SEC_INSECURE, 0, 0),
+                 TP_STEP_NONE, "insecure TLSA: as if none");
+}
+
 /* --- rules 1-3 ----------------------------------------------------- */
 
 Test(verdict, internal_error_is_tempfail_whatever_else_was_found)
