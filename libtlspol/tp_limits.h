@@ -48,6 +48,14 @@
 /* CNAME links followed for an MX host name before giving up. */
 #define TP_CNAME_CHAIN_MAX 8
 
+/* YAML input: configuration file and preload list sizes, nesting depth,
+ * and the number of preload domains. */
+#define TP_CONFIG_FILE_MAX (1024 * 1024)
+#define TP_PRELOAD_FILE_MAX (16 * 1024 * 1024)
+#define TP_YAML_DEPTH_MAX 16
+#define TP_PRELOAD_DOMAINS_MAX 1000000
+#define TP_CONFIG_DOMAINS_MAX 100000
+
 /* Lines of --explain trace kept per result. */
 #define TP_TRACE_MAX 64
 #define TP_TRACE_LINE_MAX 512
