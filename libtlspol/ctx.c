@@ -9,11 +9,15 @@
  *
  * Not pure.  SPDX-License-Identifier: MIT
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #include "buf.h"
 #include "internal.h"
+#include "preload.h"
 #include "msgid.h"
 #include "tlspol-version.h"
 
@@ -38,6 +42,7 @@ tlspol_strerror(tlspol_status status)
     case TLSPOL_ERR_IO: return "file could not be read";
     case TLSPOL_ERR_CANCELED: return "canceled";
     case TLSPOL_ERR_DNSSEC: return "DNSSEC unavailable on the resolver path";
+    case TLSPOL_ERR_VERIFY: return "peer does not satisfy the policy";
     }
     return "unknown status";
 }
@@ -129,6 +134,25 @@ tp_log(struct tlspol_ctx *ctx, tlspol_log_level lvl, const char *id,
     ctx->log_fn(lvl, id, msg, ctx->log_ud);
 }
 
+/* free_policy - release a configuration and its preload lists */
+static void
+free_policy(struct tp_config *conf, struct tp_preload *pl, char **files,
+            size_t n)
+{
+    size_t i;
+
+    if (conf != NULL) {
+        tp_config_free(conf);
+        tp_free(conf);
+    }
+    for (i = 0; i < n; i++) {
+        tp_preload_free(&pl[i]);
+        tp_free(files[i]);
+    }
+    tp_free(pl);
+    tp_free(files);
+}
+
 TP_EXPORT tlspol_status
 tlspol_ctx_new(tlspol_ctx **out)
 {
@@ -150,6 +174,7 @@ tlspol_ctx_new(tlspol_ctx **out)
         return TLSPOL_ERR_INTERNAL;
     }
     ctx->timeout_ms = DEFAULT_TIMEOUT_MS;
+    ctx->postfix_compat = 309;
     ctx->log_max = TLSPOL_LOG_INFO;
     tp_timer_init(&ctx->curl_timer, NULL, ctx);
     *out = ctx;
@@ -170,6 +195,9 @@ tlspol_ctx_free(tlspol_ctx *ctx)
     tp_free(ctx->ca_file);
     tp_free(ctx->ca_path);
     tp_free(ctx->check_report);
+    free_policy(ctx->conf, ctx->preload, ctx->preload_files,
+                ctx->n_preload);
+    tp_free(ctx->fails);
     tp_free(ctx);
     curl_global_cleanup(); /* balances the init in tlspol_ctx_new */
 }
@@ -373,4 +401,262 @@ tlspol_ctx_dispatch(tlspol_ctx *ctx)
     }
     tp_run_done(ctx);
     return TLSPOL_OK;
+}
+
+/* --- configuration and preload lists ------------------------------- */
+
+/* read_file - the whole of path into a new buffer, at most max bytes */
+static tlspol_status
+read_file(struct tlspol_ctx *ctx, const char *path, size_t max,
+          uint8_t **out, size_t *len)
+{
+    FILE *fp = fopen(path, "rb");
+    uint8_t *buf = NULL;
+    size_t n;
+
+    *out = NULL;
+    if (fp == NULL) {
+        tp_ctx_seterr(ctx, "%s: cannot open: %s", path, strerror(errno));
+        return TLSPOL_ERR_IO;
+    }
+    buf = tp_malloc(max + 1);
+    if (buf == NULL) {
+        fclose(fp);
+        return TLSPOL_ERR_NOMEM;
+    }
+    n = fread(buf, 1, max + 1, fp);
+    if (ferror(fp)) {
+        tp_ctx_seterr(ctx, "%s: read error", path);
+        fclose(fp);
+        tp_free(buf);
+        return TLSPOL_ERR_IO;
+    }
+    fclose(fp);
+    if (n > max) {
+        tp_ctx_seterr(ctx, "%s: larger than %zu bytes", path, max);
+        tp_free(buf);
+        return TLSPOL_ERR_INVAL;
+    }
+    *out = buf;
+    *len = n;
+    return TLSPOL_OK;
+}
+
+/* load_preload - parse one list; *usable is 0 for an expired list */
+static tlspol_status
+load_preload(struct tlspol_ctx *ctx, const char *path, struct tp_preload *pl,
+             int *usable)
+{
+    struct tp_err e = { "" };
+    uint8_t *buf;
+    size_t len;
+    tlspol_status st;
+    int rc;
+
+    *usable = 0;
+    st = read_file(ctx, path, TP_PRELOAD_FILE_MAX, &buf, &len);
+    if (st != TLSPOL_OK)
+        return st;
+    rc = tp_preload_parse(buf, len, pl, &e);
+    tp_free(buf);
+    if (rc == TP_ENOMEM)
+        return TLSPOL_ERR_NOMEM;
+    if (rc != TP_OK) {
+        tp_ctx_seterr(ctx, "%s: %s", path, e.msg);
+        return TLSPOL_ERR_INVAL;
+    }
+    if (pl->expires <= (int64_t)time(NULL)) {
+        /* RULES.md: an expired list means opportunistic TLS + alert */
+        tp_log(ctx, TLSPOL_LOG_WARN, TP_MSG_PRELOAD, "%s: preload list "
+               "expired at %lld: ignored", path, (long long)pl->expires);
+        tp_preload_free(pl);
+        return TLSPOL_OK;
+    }
+    *usable = 1;
+    return TLSPOL_OK;
+}
+
+/* older_than_loaded - a reload must not go back in time (RULES.md) */
+static int
+older_than_loaded(const struct tlspol_ctx *ctx, const char *path,
+                  const struct tp_preload *pl)
+{
+    size_t i;
+
+    for (i = 0; i < ctx->n_preload; i++)
+        if (strcmp(ctx->preload_files[i], path) == 0 &&
+            pl->timestamp < ctx->preload[i].timestamp)
+            return 1;
+    return 0;
+}
+
+/* append_list - add a parsed list to the arrays (which grow by one) */
+static tlspol_status
+append_list(struct tp_preload **pl, char ***files, size_t *n,
+            struct tp_preload *one, const char *path)
+{
+    struct tp_preload *np = tp_realloc(*pl, (*n + 1) * sizeof(**pl));
+    char **nf;
+
+    if (np == NULL)
+        return TLSPOL_ERR_NOMEM;
+    *pl = np;
+    nf = tp_realloc(*files, (*n + 1) * sizeof(**files));
+    if (nf == NULL)
+        return TLSPOL_ERR_NOMEM;
+    *files = nf;
+    nf[*n] = tp_strndup(path, strlen(path));
+    if (nf[*n] == NULL)
+        return TLSPOL_ERR_NOMEM;
+    np[*n] = *one;
+    (*n)++;
+    return TLSPOL_OK;
+}
+
+TP_EXPORT tlspol_status
+tlspol_ctx_add_preload(tlspol_ctx *ctx, const char *path)
+{
+    struct tp_preload one;
+    tlspol_status st;
+    int usable;
+
+    if (ctx == NULL || path == NULL)
+        return TLSPOL_ERR_INVAL;
+    memset(&one, 0, sizeof(one));
+    st = load_preload(ctx, path, &one, &usable);
+    if (st != TLSPOL_OK || !usable)
+        return st;
+    st = append_list(&ctx->preload, &ctx->preload_files, &ctx->n_preload,
+                     &one, path);
+    if (st != TLSPOL_OK)
+        tp_preload_free(&one);
+    return st;
+}
+
+/* apply_startup - options that only take effect before the first resolve */
+static void
+apply_startup(struct tlspol_ctx *ctx, const struct tp_config *c)
+{
+    int any = c->resolvers || c->trust_anchor || c->ca_file || c->ca_path ||
+              c->timeout_ms || c->dnssec_trust_ad >= 0;
+
+    if (ctx->started) {
+        if (any)
+            tp_log(ctx, TLSPOL_LOG_WARN, TP_MSG_CONFIG, "resolver, trust "
+                   "anchor, CA, timeout and dnssec settings take effect at "
+                   "the next start, not on reload");
+        return;
+    }
+    if (c->resolvers)
+        tlspol_ctx_set_resolvers(ctx, c->resolvers);
+    if (c->trust_anchor)
+        tlspol_ctx_set_trust_anchor_file(ctx, c->trust_anchor);
+    if (c->ca_file)
+        tlspol_ctx_set_ca_file(ctx, c->ca_file);
+    if (c->ca_path)
+        tlspol_ctx_set_ca_path(ctx, c->ca_path);
+    if (c->timeout_ms)
+        tlspol_ctx_set_timeout(ctx, c->timeout_ms);
+    if (c->dnssec_trust_ad >= 0)
+        tlspol_ctx_set_dnssec_mode(ctx, c->dnssec_trust_ad
+                                            ? TLSPOL_DNSSEC_TRUST_AD
+                                            : TLSPOL_DNSSEC_VALIDATE);
+}
+
+TP_EXPORT tlspol_status
+tlspol_ctx_load_config(tlspol_ctx *ctx, const char *path)
+{
+    struct tp_config *conf = NULL;
+    struct tp_preload *pl = NULL;
+    char **files = NULL;
+    size_t n = 0, i;
+    struct tp_err e = { "" };
+    uint8_t *buf = NULL;
+    size_t len;
+    tlspol_status st;
+    int rc;
+
+    if (ctx == NULL || path == NULL)
+        return TLSPOL_ERR_INVAL;
+    st = read_file(ctx, path, TP_CONFIG_FILE_MAX, &buf, &len);
+    if (st != TLSPOL_OK)
+        return st;
+    conf = tp_calloc(1, sizeof(*conf));
+    if (conf == NULL) {
+        st = TLSPOL_ERR_NOMEM;
+        goto fail;
+    }
+    rc = tp_config_parse(buf, len, path, conf, &e);
+    if (rc != TP_OK) {
+        tp_free(conf);
+        conf = NULL;
+        if (rc == TP_ENOMEM) {
+            st = TLSPOL_ERR_NOMEM;
+        } else {
+            tp_ctx_seterr(ctx, "%s", e.msg);
+            st = TLSPOL_ERR_INVAL;
+        }
+        goto fail;
+    }
+    for (i = 0; i < conf->n_preload; i++) {
+        struct tp_preload one;
+        int usable;
+
+        memset(&one, 0, sizeof(one));
+        st = load_preload(ctx, conf->preload[i], &one, &usable);
+        if (st != TLSPOL_OK)
+            goto fail;
+        if (!usable)
+            continue;
+        if (older_than_loaded(ctx, conf->preload[i], &one)) {
+            tp_ctx_seterr(ctx, "%s: timestamp %lld is older than the list "
+                          "already loaded: refused", conf->preload[i],
+                          (long long)one.timestamp);
+            tp_preload_free(&one);
+            st = TLSPOL_ERR_INVAL;
+            goto fail;
+        }
+        st = append_list(&pl, &files, &n, &one, conf->preload[i]);
+        if (st != TLSPOL_OK) {
+            tp_preload_free(&one);
+            goto fail;
+        }
+    }
+    for (i = 0; i < conf->n_warnings; i++)
+        tp_log(ctx, TLSPOL_LOG_WARN, TP_MSG_CONFIG, "%s", conf->warnings[i]);
+    apply_startup(ctx, conf);
+    if (conf->postfix_compat)
+        ctx->postfix_compat = conf->postfix_compat;
+    /* everything valid: swap in */
+    free_policy(ctx->conf, ctx->preload, ctx->preload_files,
+                ctx->n_preload);
+    ctx->conf = conf;
+    ctx->preload = pl;
+    ctx->preload_files = files;
+    ctx->n_preload = n;
+    tp_free(buf);
+    return TLSPOL_OK;
+fail:
+    tp_log(ctx, TLSPOL_LOG_ERROR, TP_MSG_CONFIG, "%s: not loaded, the "
+           "previous configuration stays: %s", path, ctx->errmsg);
+    free_policy(conf, pl, files, n);
+    tp_free(buf);
+    return st;
+}
+
+TP_EXPORT tlspol_status
+tlspol_ctx_set_postfix_compat(tlspol_ctx *ctx, unsigned int compat)
+{
+    if (ctx == NULL || compat < 200 || compat > 999)
+        return TLSPOL_ERR_INVAL;
+    ctx->postfix_compat = compat;
+    return TLSPOL_OK;
+}
+
+TP_EXPORT uint64_t
+tlspol_ctx_stat(const tlspol_ctx *ctx, tlspol_stat which)
+{
+    if (ctx == NULL || (unsigned)which >= 3)
+        return 0;
+    return ctx->stats[which];
 }

@@ -15,6 +15,7 @@
 
 #include "tlspol/tlspol.h"
 #include "common.h"
+#include "config.h"
 #include "dane.h"
 #include "dns.h"
 #include "loop.h"
@@ -52,6 +53,22 @@ struct tlspol_ctx {
     size_t n_queries;
     int in_callback;
     char errmsg[TP_ERRMSG_MAX];
+    /* policy configuration (reloadable) */
+    struct tp_config *conf;        /* owned, or NULL */
+    struct tp_preload *preload;    /* owned array, later entries win */
+    char **preload_files;          /* owned: the file each came from */
+    size_t n_preload;
+    unsigned int postfix_compat;   /* major*100+minor */
+    /* when each failing domain's security lookups started failing */
+    struct tp_failstate *fails;    /* owned array */
+    size_t n_fails;
+    uint64_t stats[3];             /* tlspol_stat counters */
+};
+
+/* First failure time of one domain (failure policy, DESIGN §5). */
+struct tp_failstate {
+    char domain[TP_DOMAIN_MAX + 1];
+    int64_t since;                 /* wall-clock seconds */
 };
 
 struct tlspol_query {
@@ -130,6 +147,8 @@ struct tp_lookup {
     struct tp_sts_policy pol;
     /* decision */
     struct tp_verdict_out vout;
+    char **decide_mx;              /* owned copy of vout.mx */
+    size_t n_decide_mx;
     char *trace[TP_TRACE_MAX];     /* owned lines */
     size_t n_trace;
 };
@@ -144,12 +163,19 @@ struct tlspol_result {
     bool has_sts_id;
     uint32_t max_age;
     int64_t fetched_at, expires;
-    char **mx;                     /* owned */
+    char **mx;                     /* owned: the deciding MX patterns */
     size_t n_mx;
+    char **sts_mx;                 /* owned: the MTA-STS policy's mx */
+    size_t n_sts_mx;
     struct tp_result_host *hosts;  /* owned */
     size_t n_hosts;
     enum tp_dnssec mx_sec;
     int dane_available;
+    tlspol_verdict published;
+    enum tp_level local_level;
+    int weakens, failopen;
+    unsigned int compat;           /* context's Postfix level at creation */
+    char *postfix;                 /* owned, built on request */
     char **trace;                  /* owned */
     size_t n_trace;
     char *json;                    /* owned, built lazily */
@@ -165,6 +191,12 @@ struct tp_result_host {
     char note[160];
     char **tlsa;                   /* owned: usable records as text */
     size_t n_tlsa;
+    struct tp_tlsa *recs;          /* owned: usable records, binary */
+    size_t n_recs;
+    char tlsa_base[TP_DOMAIN_MAX + 1]; /* TLSA base domain (RFC 7672 §3.2.2
+                                       reference identifier) */
+    char (*addrs)[46];             /* owned: the host's addresses */
+    size_t n_addrs;
 };
 
 /* ctx.c */

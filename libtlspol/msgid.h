@@ -19,6 +19,10 @@
 #define TP_MSG_DANE_TLSA_BAD   "TP1301"  /* warn: TLSA record unusable */
 #define TP_MSG_DANE_HOST_FAIL  "TP1302"  /* warn: host's DANE lookup failed */
 #define TP_MSG_DNSSEC_CHECK    "TP1303"  /* error: resolver self-test */
+#define TP_MSG_FAILOPEN        "TP1401"  /* warn: failure policy applied */
+#define TP_MSG_OVERRIDE_WEAKENS "TP1402" /* warn: override weakens policy */
+#define TP_MSG_CONFIG          "TP1403"  /* error/warn: configuration */
+#define TP_MSG_PRELOAD         "TP1404"  /* error/warn: preload list */
 #define TP_MSG_INTERNAL        "TP1901"  /* error: internal error */
 
 #endif

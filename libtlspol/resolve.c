@@ -547,6 +547,63 @@ sts_state(const struct tp_lookup *lk, const char **detail)
     return TP_STS_VALID;
 }
 
+/* find_preload - the entry for domain in the loaded lists; later lists
+ * override earlier ones per domain */
+static const struct tp_preload_entry *
+find_preload(const struct tlspol_ctx *ctx, const char *domain)
+{
+    size_t i;
+
+    for (i = ctx->n_preload; i > 0; i--) {
+        const struct tp_preload_entry *e =
+            tp_preload_find(&ctx->preload[i - 1], domain);
+
+        if (e != NULL)
+            return e;
+    }
+    return NULL;
+}
+
+/* fail_since - how long domain's security lookups have failed (0: this
+ * is the first failure), recording the start; bounded table, the oldest
+ * entry makes room */
+static uint64_t
+fail_since(struct tlspol_ctx *ctx, const char *domain, int64_t now)
+{
+    size_t i, oldest = 0;
+
+    for (i = 0; i < ctx->n_fails; i++) {
+        if (strcmp(ctx->fails[i].domain, domain) == 0)
+            return now > ctx->fails[i].since
+                       ? (uint64_t)(now - ctx->fails[i].since) : 0;
+        if (ctx->fails[i].since < ctx->fails[oldest].since)
+            oldest = i;
+    }
+    if (ctx->fails == NULL) {
+        ctx->fails = tp_calloc(TP_FAILSTATE_MAX, sizeof(*ctx->fails));
+        if (ctx->fails == NULL)
+            return 0;
+    }
+    i = ctx->n_fails < TP_FAILSTATE_MAX ? ctx->n_fails++ : oldest;
+    snprintf(ctx->fails[i].domain, sizeof(ctx->fails[i].domain), "%s",
+             domain);
+    ctx->fails[i].since = now;
+    return 0;
+}
+
+/* fail_clear - domain's lookups succeeded: forget its failure start */
+static void
+fail_clear(struct tlspol_ctx *ctx, const char *domain)
+{
+    size_t i;
+
+    for (i = 0; i < ctx->n_fails; i++)
+        if (strcmp(ctx->fails[i].domain, domain) == 0) {
+            ctx->fails[i] = ctx->fails[--ctx->n_fails];
+            return;
+        }
+}
+
 /* finish - evaluate and queue the lookup for callbacks */
 static void
 finish(struct tp_lookup *lk)
@@ -579,7 +636,53 @@ finish(struct tp_lookup *lk)
     in.hosts = hin;
     in.n_hosts = lk->n_hosts;
     in.dane_checked = lk->dane_checked;
+    in.preload = find_preload(ctx, lk->domain);
+    if (ctx->conf != NULL) {
+        in.local = tp_config_domain(ctx->conf, lk->domain);
+        in.failure = ctx->conf->failure;
+        if (in.local != NULL && in.local->failure.set)
+            in.failure = in.local->failure;
+    }
+    /* A first pass tells whether lookups failed; only then does the
+     * failure clock matter (and start). */
     tp_verdict_eval(&in, &lk->vout);
+    if (lk->vout.lookup_failure) {
+        in.failing_for = fail_since(ctx, lk->domain, (int64_t)time(NULL));
+        tp_verdict_eval(&in, &lk->vout);
+    } else {
+        fail_clear(ctx, lk->domain);
+    }
+    if (lk->vout.failopen) {
+        ctx->stats[TLSPOL_STAT_FAILOPEN]++;
+        tp_log(ctx, TLSPOL_LOG_WARN, TP_MSG_FAILOPEN, "%s: %s", lk->domain,
+               lk->vout.reason);
+    }
+    if (lk->vout.weakens) {
+        ctx->stats[TLSPOL_STAT_OVERRIDE_WEAKENS]++;
+        tp_log(ctx, TLSPOL_LOG_WARN, TP_MSG_OVERRIDE_WEAKENS, "%s: local "
+               "override %s weakens the published %s", lk->domain,
+               tp_level_name(lk->vout.local_level),
+               tlspol_verdict_name(lk->vout.published));
+    }
+    ctx->stats[TLSPOL_STAT_LOOKUPS]++;
+    if (lk->vout.n_mx > 0) {
+        lk->decide_mx = tp_calloc(lk->vout.n_mx, sizeof(*lk->decide_mx));
+        for (i = 0; lk->decide_mx != NULL && i < lk->vout.n_mx; i++) {
+            lk->decide_mx[i] = tp_strndup(lk->vout.mx[i],
+                                          strlen(lk->vout.mx[i]));
+            if (lk->decide_mx[i] == NULL)
+                break;
+            lk->n_decide_mx = i + 1;
+        }
+        lk->vout.mx = NULL; /* borrowed from tables a reload may free */
+        if (lk->n_decide_mx < lk->vout.n_mx) {
+            /* lost a pattern: defer rather than widen or narrow */
+            lk->vout.verdict = TLSPOL_VERDICT_TEMPFAIL;
+            snprintf(lk->vout.reason, sizeof(lk->vout.reason),
+                     "internal error while resolving %s: out of memory",
+                     lk->domain);
+        }
+    }
     trace(lk, "rule: %s", lk->vout.rule ? lk->vout.rule : "-");
     trace(lk, "verdict: %s: %s", tlspol_verdict_name(lk->vout.verdict),
           lk->vout.reason);
@@ -624,6 +727,9 @@ lookup_free(struct tp_lookup *lk)
     tp_sts_policy_free(&lk->pol);
     for (i = 0; i < lk->n_trace; i++)
         tp_free(lk->trace[i]);
+    for (i = 0; i < lk->n_decide_mx; i++)
+        tp_free(lk->decide_mx[i]);
+    tp_free(lk->decide_mx);
     tp_free(lk);
 }
 

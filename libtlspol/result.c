@@ -10,6 +10,7 @@
 
 #include "buf.h"
 #include "internal.h"
+#include "postfix.h"
 
 /* JSON output is bounded: trace and hosts are bounded, so is this. */
 #define JSON_MAX (1024u * 1024u)
@@ -69,10 +70,19 @@ copy_host(struct tp_result_host *rh, const struct tp_verdict_host *vh,
         snprintf(rh->tlsa_name, sizeof(rh->tlsa_name), "_25._tcp.%s",
                  h->base);
     snprintf(rh->note, sizeof(rh->note), "%s", h->note);
+    snprintf(rh->tlsa_base, sizeof(rh->tlsa_base), "%s", h->base);
+    if (h->addr.rc == TP_DNS_OK && h->addr.n > 0) {
+        rh->addrs = tp_calloc(h->addr.n, sizeof(*rh->addrs));
+        if (rh->addrs == NULL)
+            return -1;
+        memcpy(rh->addrs, h->addr.addr, h->addr.n * sizeof(*rh->addrs));
+        rh->n_addrs = h->addr.n;
+    }
     if (h->n_usable == 0)
         return 0;
     rh->tlsa = tp_calloc(h->n_usable, sizeof(*rh->tlsa));
-    if (rh->tlsa == NULL)
+    rh->recs = tp_calloc(h->n_usable, sizeof(*rh->recs));
+    if (rh->tlsa == NULL || rh->recs == NULL)
         return -1;
     for (j = 0; j < h->n_recs && k < h->n_usable; j++) {
         char txt[176]; /* long Full(0) data is elided in the middle */
@@ -84,6 +94,13 @@ copy_host(struct tp_result_host *rh, const struct tp_verdict_host *vh,
         if (rh->tlsa[k] == NULL)
             return -1;
         rh->n_tlsa = ++k;
+        rh->recs[rh->n_recs] = h->recs[j];
+        rh->recs[rh->n_recs].data = tp_malloc(h->recs[j].len ? h->recs[j].len
+                                                             : 1);
+        if (rh->recs[rh->n_recs].data == NULL)
+            return -1;
+        memcpy(rh->recs[rh->n_recs].data, h->recs[j].data, h->recs[j].len);
+        rh->n_recs++;
     }
     return 0;
 }
@@ -108,11 +125,20 @@ tp_result_from_lookup(const struct tp_lookup *lk)
         r->max_age = lk->pol.max_age;
         r->fetched_at = lk->fetched_at;
         r->expires = lk->fetched_at + (int64_t)lk->pol.max_age;
-        r->n_mx = lk->pol.n_mx;
-        r->mx = dup_list(lk->pol.mx, lk->pol.n_mx);
-        if (r->n_mx > 0 && r->mx == NULL)
+        r->n_sts_mx = lk->pol.n_mx;
+        r->sts_mx = dup_list(lk->pol.mx, lk->pol.n_mx);
+        if (r->n_sts_mx > 0 && r->sts_mx == NULL)
             goto fail;
     }
+    r->n_mx = lk->n_decide_mx;
+    r->mx = dup_list(lk->decide_mx, lk->n_decide_mx);
+    if (r->n_mx > 0 && r->mx == NULL)
+        goto fail;
+    r->published = v->published;
+    r->local_level = v->local_level;
+    r->weakens = v->weakens;
+    r->failopen = v->failopen;
+    r->compat = lk->ctx->postfix_compat;
     r->mx_sec = lk->mx.sec;
     r->dane_available = v->dane_available;
     if (v->n_hosts > 0) {
@@ -133,6 +159,7 @@ tp_result_from_lookup(const struct tp_lookup *lk)
 fail:
     r->n_trace = r->trace ? r->n_trace : 0;
     r->n_mx = r->mx ? r->n_mx : 0;
+    r->n_sts_mx = r->sts_mx ? r->n_sts_mx : 0;
     tlspol_result_free(r);
     return NULL;
 }
@@ -143,9 +170,16 @@ tlspol_result_free(tlspol_result *r)
     if (r == NULL)
         return;
     free_list(r->mx, r->n_mx);
+    free_list(r->sts_mx, r->n_sts_mx);
     free_list(r->trace, r->n_trace);
-    for (size_t i = 0; r->hosts != NULL && i < r->n_hosts; i++)
+    for (size_t i = 0; r->hosts != NULL && i < r->n_hosts; i++) {
         free_list(r->hosts[i].tlsa, r->hosts[i].n_tlsa);
+        for (size_t j = 0; j < r->hosts[i].n_recs; j++)
+            tp_tlsa_free(&r->hosts[i].recs[j]);
+        tp_free(r->hosts[i].recs);
+        tp_free(r->hosts[i].addrs);
+    }
+    tp_free(r->postfix);
     tp_free(r->hosts);
     tp_free(r->json);
     tp_free(r);
@@ -169,6 +203,8 @@ tlspol_result_tls_required(const tlspol_result *r)
     case TLSPOL_VERDICT_PRELOAD_ENFORCE:
     case TLSPOL_VERDICT_STS_ENFORCE:
         return 1;
+    case TLSPOL_VERDICT_LOCAL:
+        return r->local_level >= TP_LEVEL_ENCRYPT;
     default:
         return 0;
     }
@@ -333,10 +369,87 @@ tlspol_result_host_tlsa(const tlspol_result *r, size_t i, size_t j)
     return r->hosts[i].tlsa[j];
 }
 
+TP_EXPORT size_t
+tlspol_result_host_address_count(const tlspol_result *r, size_t i)
+{
+    return r && i < r->n_hosts ? r->hosts[i].n_addrs : 0;
+}
+
+TP_EXPORT const char *
+tlspol_result_host_address(const tlspol_result *r, size_t i, size_t j)
+{
+    if (r == NULL || i >= r->n_hosts || j >= r->hosts[i].n_addrs)
+        return NULL;
+    return r->hosts[i].addrs[j];
+}
+
+TP_EXPORT const char *
+tlspol_result_host_tlsa_base(const tlspol_result *r, size_t i)
+{
+    if (r == NULL || i >= r->n_hosts || r->hosts[i].tlsa_base[0] == '\0')
+        return NULL;
+    return r->hosts[i].tlsa_base;
+}
+
 TP_EXPORT const char *
 tlspol_result_host_note(const tlspol_result *r, size_t i)
 {
     return r && i < r->n_hosts ? r->hosts[i].note : NULL;
+}
+
+TP_EXPORT tlspol_verdict
+tlspol_result_published_verdict(const tlspol_result *r)
+{
+    return r ? r->published : TLSPOL_VERDICT_TEMPFAIL;
+}
+
+TP_EXPORT const char *
+tlspol_result_local_level(const tlspol_result *r)
+{
+    if (r == NULL || r->verdict != TLSPOL_VERDICT_LOCAL)
+        return NULL;
+    return tp_level_name(r->local_level);
+}
+
+TP_EXPORT int
+tlspol_result_override_weakens(const tlspol_result *r)
+{
+    return r ? r->weakens : 0;
+}
+
+TP_EXPORT int
+tlspol_result_failopen(const tlspol_result *r)
+{
+    return r ? r->failopen : 0;
+}
+
+TP_EXPORT const char *
+tlspol_result_postfix_policy(tlspol_result *r, unsigned int compat)
+{
+    struct tp_buf b;
+
+    if (r == NULL)
+        return NULL;
+    tp_buf_init(&b, TP_POSTFIX_REPLY_MAX);
+    switch (tp_postfix_render(r, compat ? compat : r->compat, &b)) {
+    case TP_OK:
+        break;
+    case TP_ETOOBIG:
+        /* longer than Postfix accepts: defer rather than weaken */
+        tp_buf_free(&b);
+        if (tp_buf_puts(&b, "TEMP policy longer than 100000 bytes") !=
+            TP_OK) {
+            tp_buf_free(&b);
+            return NULL;
+        }
+        break;
+    default:
+        tp_buf_free(&b);
+        return NULL;
+    }
+    tp_free(r->postfix);
+    r->postfix = b.p;
+    return r->postfix;
 }
 
 TP_EXPORT size_t
@@ -381,11 +494,30 @@ build_json(const tlspol_result *r, struct tp_buf *b)
         rc = json_key_str(b, "source", tlspol_source_name(r->source), 0);
     if (rc == TP_OK) rc = json_key_str(b, "reason", r->reason, 0);
     if (rc == TP_OK)
+        rc = json_key_str(b, "published_verdict",
+                          tlspol_verdict_name(r->published), 0);
+    if (rc == TP_OK)
+        rc = json_key_str(b, "local_level", r->verdict ==
+                          TLSPOL_VERDICT_LOCAL ? tp_level_name(r->local_level)
+                                               : NULL, 0);
+    if (rc == TP_OK)
+        rc = tp_buf_printf(b, ",\"override_weakens\":%s,\"failopen\":%s",
+                           r->weakens ? "true" : "false",
+                           r->failopen ? "true" : "false");
+    if (rc == TP_OK)
         rc = json_key_str(b, "mx_dnssec",
                           tlspol_dnssec_name(pub_sec(r->mx_sec)), 0);
     if (rc == TP_OK)
         rc = tp_buf_printf(b, ",\"dane_available\":%s",
                            r->dane_available ? "true" : "false");
+    if (rc == TP_OK) rc = tp_buf_puts(b, ",\"mx_patterns\":[");
+    for (i = 0; rc == TP_OK && i < r->n_mx; i++) {
+        if (i > 0)
+            rc = tp_buf_puts(b, ",");
+        if (rc == TP_OK)
+            rc = tp_buf_json_str(b, r->mx[i], strlen(r->mx[i]));
+    }
+    if (rc == TP_OK) rc = tp_buf_puts(b, "]");
     if (rc == TP_OK) rc = tp_buf_puts(b, ",\"mta_sts\":");
     if (rc == TP_OK && r->sts_mode == TLSPOL_STS_MODE_ABSENT) {
         rc = tp_buf_puts(b, "null");
@@ -400,11 +532,12 @@ build_json(const tlspol_result *r, struct tp_buf *b)
                                "\"expires\":%lld,\"mx\":[", r->max_age,
                                (long long)r->fetched_at,
                                (long long)r->expires);
-        for (i = 0; rc == TP_OK && i < r->n_mx; i++) {
+        for (i = 0; rc == TP_OK && i < r->n_sts_mx; i++) {
             if (i > 0)
                 rc = tp_buf_puts(b, ",");
             if (rc == TP_OK)
-                rc = tp_buf_json_str(b, r->mx[i], strlen(r->mx[i]));
+                rc = tp_buf_json_str(b, r->sts_mx[i],
+                                     strlen(r->sts_mx[i]));
         }
         if (rc == TP_OK) rc = tp_buf_puts(b, "]}");
     }

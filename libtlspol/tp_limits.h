@@ -56,6 +56,9 @@
 #define TP_PRELOAD_DOMAINS_MAX 1000000
 #define TP_CONFIG_DOMAINS_MAX 100000
 
+/* Domains whose failing lookups are timed for the failure policy. */
+#define TP_FAILSTATE_MAX 4096
+
 /* Lines of --explain trace kept per result. */
 #define TP_TRACE_MAX 64
 #define TP_TRACE_LINE_MAX 512

@@ -26,9 +26,19 @@
  *     DANE always wins over MTA-STS (RFC 8461 §2).
  *  5. A valid MTA-STS policy (RFC 8461 §5): enforce -> STS_ENFORCE unless
  *     no MX host matches any mx pattern (§4.1): TEMPFAIL, no host may be
- *     used; testing -> STS_TESTING; none -> NO_POLICY.
- *  6. Otherwise NO_POLICY, with the failed discovery step as reason
+ *     used; testing -> STS_TESTING; none -> NO_POLICY (and the preload
+ *     list is not consulted: a validated opt-out).
+ *  6. Preload list entry (unexpired list): enforce -> PRELOAD_ENFORCE
+ *     (TEMPFAIL when no MX host matches), testing -> PRELOAD_TESTING.
+ *  7. Otherwise NO_POLICY, with the failed discovery step as reason
  *     (§5: a failed discovery with nothing cached means no MTA-STS).
+ * Then, over the published verdict:
+ *  F. Failure policy: a TEMPFAIL caused by a failed lookup becomes
+ *     NO_POLICY when the operator chose "opportunistic after N seconds"
+ *     and the lookups have failed for at least N seconds.
+ *  L. A local override for the domain wins (LOCAL with its level); the
+ *     published verdict is kept, and an override weaker than it is
+ *     flagged so the caller logs it each time (DESIGN §5 step 1).
  *
  * Pure.  Limits: TP_MX_RRS_MAX hosts, TP_REASON_MAX reason.
  * SPDX-License-Identifier: MIT
@@ -187,6 +197,8 @@ eval_sts(const struct tp_verdict_in *in, struct tp_verdict_out *out,
     size_t i;
 
     out->source = TLSPOL_SOURCE_STS;
+    out->mx = pol->mx;
+    out->n_mx = pol->n_mx;
     switch (pol->mode) {
     case TP_STS_MODE_ENFORCE:
         if (matched == 0) {
@@ -265,6 +277,7 @@ eval_dane(const struct tp_verdict_in *in, struct tp_verdict_out *out,
     out->source = TLSPOL_SOURCE_DANE;
     if (n_failed > 0 && n_dane + n_enc + n_none == 0) {
         out->verdict = TLSPOL_VERDICT_TEMPFAIL;
+        out->lookup_failure = 1;
         out->rule = "RFC 7672 §2.1.2: no MX host is usable, defer";
         snprintf(out->reason, sizeof(out->reason), "no usable MX host: %s",
                  failed);
@@ -316,6 +329,7 @@ eval_dane(const struct tp_verdict_in *in, struct tp_verdict_out *out,
     if (n_failed > 0) {
         if (sts_enforce) {
             out->verdict = TLSPOL_VERDICT_TEMPFAIL;
+            out->lookup_failure = 1;
             out->rule = "RFC 8461 §2: MTA-STS must not override failing "
                         "DANE";
             snprintf(out->reason, sizeof(out->reason),
@@ -335,10 +349,142 @@ eval_dane(const struct tp_verdict_in *in, struct tp_verdict_out *out,
     return 0;
 }
 
+/* eval_preload - rule 6; returns 1 when the preload entry decided */
+static int
+eval_preload(const struct tp_verdict_in *in, struct tp_verdict_out *out)
+{
+    const struct tp_preload_entry *pe = in->preload;
+    size_t i, j, matched = 0;
+
+    if (pe == NULL)
+        return 0;
+    out->source = TLSPOL_SOURCE_PRELOAD;
+    out->mx = pe->mx;
+    out->n_mx = pe->n_mx;
+    for (i = 0; i < out->n_hosts; i++) {
+        out->hosts[i].sts_match = 0;
+        for (j = 0; j < pe->n_mx; j++)
+            if (tp_mx_match(pe->mx[j], out->hosts[i].name)) {
+                out->hosts[i].sts_match = 1;
+                matched++;
+                break;
+            }
+    }
+    if (pe->mode != TP_STS_MODE_ENFORCE) {
+        out->verdict = TLSPOL_VERDICT_PRELOAD_TESTING;
+        out->rule = "preload list: testing";
+        snprintf(out->reason, sizeof(out->reason), "preload list: testing "
+                 "(no MTA-STS policy): deliver as usual");
+        return 1;
+    }
+    if (matched == 0) {
+        out->verdict = TLSPOL_VERDICT_TEMPFAIL;
+        out->rule = "preload list: enforce, and no MX host matches";
+        snprintf(out->reason, sizeof(out->reason), "preload list enforce: "
+                 "no MX host matches the listed mxs");
+        return 1;
+    }
+    out->verdict = TLSPOL_VERDICT_PRELOAD_ENFORCE;
+    out->rule = "preload list: enforce (no MTA-STS policy)";
+    snprintf(out->reason, sizeof(out->reason), "preload list enforce: %zu "
+             "of %zu MX hosts match", matched, out->n_hosts);
+    return 1;
+}
+
+/* level_rank - Postfix's order of TLS levels; secure and dane-only both
+ * mean "authenticated TLS required" and rank the same */
+static int
+level_rank(enum tp_level l)
+{
+    return l == TP_LEVEL_SECURE ? TP_LEVEL_DANE_ONLY : (int)l;
+}
+
+/* verdict_rank - the level a published verdict amounts to */
+static int
+verdict_rank(tlspol_verdict v)
+{
+    switch (v) {
+    case TLSPOL_VERDICT_DANE_ONLY:
+    case TLSPOL_VERDICT_STS_ENFORCE:
+    case TLSPOL_VERDICT_PRELOAD_ENFORCE:
+        return TP_LEVEL_DANE_ONLY;
+    case TLSPOL_VERDICT_DANE: return TP_LEVEL_DANE;
+    case TLSPOL_VERDICT_ENCRYPT: return TP_LEVEL_ENCRYPT;
+    default: return TP_LEVEL_MAY;
+    }
+}
+
+/* apply_failure - rule F */
+static void
+apply_failure(const struct tp_verdict_in *in, struct tp_verdict_out *out)
+{
+    char was[TP_REASON_MAX];
+
+    if (out->verdict != TLSPOL_VERDICT_TEMPFAIL || !out->lookup_failure ||
+        !in->failure.opportunistic || in->failing_for < in->failure.after)
+        return;
+    memcpy(was, out->reason, sizeof(was));
+    out->verdict = TLSPOL_VERDICT_NO_POLICY;
+    out->failopen = 1;
+    out->rule = "failure policy: opportunistic after the configured time";
+    snprintf(out->reason, sizeof(out->reason), "failure policy: delivering "
+             "opportunistically after %llu s of lookup failure (limit %u "
+             "s): ", (unsigned long long)in->failing_for, in->failure.after);
+    cat(out->reason, sizeof(out->reason), was);
+}
+
+/* apply_local - rule L */
+static void
+apply_local(const struct tp_verdict_in *in, struct tp_verdict_out *out)
+{
+    const struct tp_domain_conf *lc = in->local;
+    char was[TP_REASON_MAX];
+
+    if (lc == NULL || lc->level == TP_LEVEL_UNSET)
+        return;
+    memcpy(was, out->reason, sizeof(was));
+    out->published = out->verdict;
+    out->verdict = TLSPOL_VERDICT_LOCAL;
+    out->source = TLSPOL_SOURCE_LOCAL;
+    out->local_level = lc->level;
+    out->rule = "DESIGN §5 step 1: local override";
+    if (lc->level == TP_LEVEL_SECURE) {
+        out->mx = lc->match;
+        out->n_mx = lc->n_match;
+    }
+    out->weakens = out->published != TLSPOL_VERDICT_TEMPFAIL &&
+                   level_rank(lc->level) < verdict_rank(out->published);
+    snprintf(out->reason, sizeof(out->reason), "local policy %s%s%s%s",
+             tp_level_name(lc->level), lc->reason ? " (" : "",
+             lc->reason ? lc->reason : "", lc->reason ? ")" : "");
+    if (out->weakens) {
+        cat(out->reason, sizeof(out->reason), "; WEAKENS the published "
+            "policy: ");
+        cat(out->reason, sizeof(out->reason),
+            tlspol_verdict_name(out->published));
+        cat(out->reason, sizeof(out->reason), ": ");
+        cat(out->reason, sizeof(out->reason), was);
+    }
+}
+
+static void eval_published(const struct tp_verdict_in *in,
+                           struct tp_verdict_out *out);
+
 void
 tp_verdict_eval(const struct tp_verdict_in *in, struct tp_verdict_out *out)
 {
+    eval_published(in, out);
+    out->published = out->verdict;
+    apply_failure(in, out);
+    apply_local(in, out);
+}
+
+/* eval_published - rules 1-7: what the domain's published records say */
+static void
+eval_published(const struct tp_verdict_in *in, struct tp_verdict_out *out)
+{
     int sts_valid = in->sts == TP_STS_VALID && in->pol != NULL;
+    int pkix_enforce;
     size_t i, matched = 0;
 
     memset(out, 0, sizeof(*out));
@@ -374,6 +520,7 @@ tp_verdict_eval(const struct tp_verdict_in *in, struct tp_verdict_out *out)
     if (in->mx_rc == TP_DNS_ERROR || in->mx_sec == TP_SEC_BOGUS ||
         in->mx_sec == TP_SEC_INDETERMINATE) {
         out->verdict = TLSPOL_VERDICT_TEMPFAIL;
+        out->lookup_failure = 1;
         out->rule = "RFC 7672 §2.2.1: MX lookup failed, defer";
         snprintf(out->reason, sizeof(out->reason),
                  "MX lookup for %s failed (%s): cannot tell which hosts "
@@ -396,12 +543,15 @@ tp_verdict_eval(const struct tp_verdict_in *in, struct tp_verdict_out *out)
                  "null MX (RFC 7505): %s accepts no mail", in->domain);
         return;
     }
-    if (in->dane_checked &&
-        eval_dane(in, out, sts_valid &&
-                               in->pol->mode == TP_STS_MODE_ENFORCE))
+    pkix_enforce = sts_valid ? in->pol->mode == TP_STS_MODE_ENFORCE
+                             : in->preload != NULL &&
+                                   in->preload->mode == TP_STS_MODE_ENFORCE;
+    if (in->dane_checked && eval_dane(in, out, pkix_enforce))
         return;
     if (sts_valid) {
         eval_sts(in, out, matched);
+    } else if (eval_preload(in, out)) {
+        /* decided by the preload list */
     } else {
         out->rule = "RFC 8461 §5: no usable MTA-STS policy, nothing cached";
         snprintf(out->reason, sizeof(out->reason), "no MTA-STS policy: %s",

@@ -11,7 +11,9 @@
 #include <stddef.h>
 
 #include "tlspol/tlspol.h"
+#include "config.h"
 #include "dns.h"
+#include "preload.h"
 #include "tp_limits.h"
 #include "sts.h"
 
@@ -71,6 +73,14 @@ struct tp_verdict_in {
     size_t n_hosts;
     /* DANE: false when DNSSEC is unavailable (self-test failed) */
     int dane_checked;
+    /* preload list entry for the domain, or NULL */
+    const struct tp_preload_entry *preload;
+    /* local override (configuration), or NULL */
+    const struct tp_domain_conf *local;
+    /* failure policy in force for the domain, and how long (seconds) the
+     * domain's security lookups have been failing, counting this one */
+    struct tp_failpolicy failure;
+    uint64_t failing_for;
 };
 
 struct tp_verdict_host {
@@ -87,6 +97,17 @@ struct tp_verdict_out {
     char reason[TP_REASON_MAX];
     const char *rule;                  /* static text naming the rule */
     int dane_available;                /* DNSSEC let DANE be decided */
+    /* the deciding MX patterns (MTA-STS policy, preload entry or local
+     * secure override), borrowed from the input */
+    char *const *mx;
+    size_t n_mx;
+    /* TEMPFAIL because a lookup failed (the failure policy may apply),
+     * as opposed to a policy that forbids every host */
+    int lookup_failure;
+    int failopen;                      /* failure policy let it through */
+    tlspol_verdict published;          /* verdict before a local override */
+    enum tp_level local_level;         /* LOCAL: the override's level */
+    int weakens;                       /* the override is weaker */
     struct tp_verdict_host hosts[TP_MX_RRS_MAX];
     size_t n_hosts;
 };

@@ -5,7 +5,8 @@
  * Exit codes: 0 every domain resolved (whatever the verdict); 1 at least
  * one domain's verdict is TEMPFAIL; 2 usage error or invalid domain;
  * 3 setup or runtime error (bad trust anchor, out of memory, ...);
- * 4 the resolver self-test (--check-resolver) failed.
+ * 4 the resolver self-test (--check-resolver) failed; 5 with --connect,
+ * a reachable MX host does not satisfy the verdict.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "smtp_probe.h"
 #include "tlspol/tlspol.h"
 
 #define EX_OK 0
@@ -23,8 +25,9 @@
 #define EX_USAGE 2
 #define EX_SOFTWARE 3
 #define EX_DNSSEC 4
+#define EX_PEER 5
 
-enum { OUT_LINE, OUT_JSON, OUT_EXPLAIN };
+enum { OUT_LINE, OUT_JSON, OUT_EXPLAIN, OUT_POSTFIX };
 
 static const char *progname = "tlspol-query";
 static int verbosity = -1; /* -1 quiet; else max log level */
@@ -40,8 +43,19 @@ usage(FILE *fp)
 "Output (default: one line per domain: DOMAIN VERDICT TLS REASON):\n"
 "  -j, --json             one JSON object per domain (one per line)\n"
 "  -e, --explain          every lookup made, its outcome, and the rule\n"
+"  -p, --postfix          the Postfix socketmap reply: DOMAIN<TAB>REPLY\n"
+"      --postfix-compat X.Y   Postfix version for --postfix (default 3.9;\n"
+"                         3.10+ adds TLSRPT attributes)\n"
+"      --connect          also connect to each MX host (port 25), EHLO,\n"
+"                         STARTTLS, and check its certificate against\n"
+"                         the verdict\n"
+"      --port N           port for --connect (default 25)\n"
 "\n"
 "Options:\n"
+"  -f, --config FILE           configuration (tlspol.yaml(5)); options\n"
+"                              given here override it\n"
+"      --preload FILE          add a preload list (STARTTLS-Everywhere\n"
+"                              JSON; repeatable, later ones win)\n"
 "  -r, --resolver ADDR[@PORT]  DNS resolver to use (repeatable;\n"
 "                              default: the system's, /etc/resolv.conf)\n"
 "  -a, --trust-anchor FILE     DNSSEC trust anchor, DS or DNSKEY records\n"
@@ -64,7 +78,8 @@ usage(FILE *fp)
 "\n"
 "Exit status: 0 all resolved; 1 some verdict is TEMPFAIL (defer);\n"
 "2 usage error or invalid domain; 3 setup or runtime error;\n"
-"4 resolver self-test failed (DANE unavailable).\n",
+"4 resolver self-test failed (DANE unavailable); 5 --connect found an\n"
+"MX host that does not satisfy the verdict.\n",
             progname, progname);
 }
 
@@ -167,6 +182,74 @@ print_explain(const tlspol_result *r)
         printf("    %s\n", tlspol_result_trace(r, i));
 }
 
+/* parse_version - "3.10" -> 310; 0 on error */
+static unsigned int
+parse_version(const char *s)
+{
+    unsigned int maj, min = 0, digits = 0;
+
+    if (s[0] < '2' || s[0] > '9' || s[1] != '.')
+        return 0;
+    maj = (unsigned int)(s[0] - '0');
+    for (s += 2; *s >= '0' && *s <= '9' && digits < 2; s++, digits++)
+        min = min * 10 + (unsigned int)(*s - '0');
+    return digits > 0 && *s == '\0' ? maj * 100 + min : 0;
+}
+
+/* parse_port - 1..65535 or 0 */
+static unsigned int
+parse_port(const char *s)
+{
+    unsigned int v = 0, digits = 0;
+
+    for (; *s >= '0' && *s <= '9' && digits < 6; s++, digits++)
+        v = v * 10 + (unsigned int)(*s - '0');
+    return digits > 0 && *s == '\0' && v > 0 && v <= 65535 ? v : 0;
+}
+
+/* probe_hosts - --connect: every MX host, first reachable address;
+ * returns 1 if a reachable host did not satisfy the verdict */
+static int
+probe_hosts(tlspol_ctx *ctx, const tlspol_result *r, unsigned int port,
+            unsigned int timeout_ms)
+{
+    size_t i, j, n = tlspol_result_host_count(r);
+    int bad = 0;
+
+    printf("%s: connecting to %zu MX host%s (verdict %s)\n",
+           tlspol_result_domain(r), n, n == 1 ? "" : "s",
+           tlspol_verdict_name(tlspol_result_verdict(r)));
+    for (i = 0; i < n; i++) {
+        const char *host = tlspol_result_host_name(r, i);
+        size_t na = tlspol_result_host_address_count(r, i);
+        struct smtp_probe p;
+        int reached = 0;
+
+        memset(&p, 0, sizeof(p));
+        if (na == 0)
+            snprintf(p.why, sizeof(p.why), "no address known (DNSSEC "
+                     "unavailable, or none published)");
+        for (j = 0; j < na && !reached; j++)
+            reached = smtp_probe(ctx, r, i, tlspol_result_host_address(r, i,
+                                                                       j),
+                                 port, timeout_ms, &p) == 0;
+        if (!reached) {
+            printf("  %s: unreachable: %s\n", host, p.why);
+            continue;
+        }
+        printf("  %s [%s]:%u: %s", host, p.addr, port,
+               p.starttls ? "STARTTLS" : "no STARTTLS");
+        if (p.tls)
+            printf(", %s, %s, subject %s", p.version, p.cipher,
+                   p.subject[0] ? p.subject : "(none)");
+        printf("\n    %s: %s\n", p.satisfied ? "satisfies the policy"
+                                             : "does NOT satisfy the policy",
+               p.why);
+        bad |= !p.satisfied;
+    }
+    return bad;
+}
+
 /* add_resolver - append to the space-separated list; 0 or -1 */
 static int
 add_resolver(char **list, const char *addr)
@@ -196,6 +279,12 @@ main(int argc, char **argv)
         { "trust-ad", no_argument, NULL, 'D' },
         { "check-resolver", no_argument, NULL, 'K' },
         { "bogus-name", required_argument, NULL, 'B' },
+        { "config", required_argument, NULL, 'f' },
+        { "preload", required_argument, NULL, 'P' },
+        { "postfix", no_argument, NULL, 'p' },
+        { "postfix-compat", required_argument, NULL, 'X' },
+        { "connect", no_argument, NULL, 'N' },
+        { "port", required_argument, NULL, 'O' },
         { "timeout", required_argument, NULL, 't' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -203,14 +292,18 @@ main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *ta = NULL, *ca = NULL, *capath = NULL, *bogus = NULL;
-    int trust_ad = 0, check = 0;
+    int trust_ad = 0, check = 0, connect = 0;
+    const char *config = NULL, *preload[16];
+    size_t n_preload = 0;
+    unsigned int compat = 0, port = 25;
     char *resolvers = NULL;
     unsigned int timeout = 0;
     int out = OUT_LINE, c, i, rc = EX_OK;
     tlspol_ctx *ctx = NULL;
     tlspol_status st;
 
-    while ((c = getopt_long(argc, argv, "jer:a:c:t:vhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jepf:r:a:c:t:vhV", opts, NULL)) !=
+           -1) {
         switch (c) {
         case 'j': out = OUT_JSON; break;
         case 'e': out = OUT_EXPLAIN; break;
@@ -226,6 +319,31 @@ main(int argc, char **argv)
         case 'D': trust_ad = 1; break;
         case 'K': check = 1; break;
         case 'B': bogus = optarg; break;
+        case 'f': config = optarg; break;
+        case 'p': out = OUT_POSTFIX; break;
+        case 'N': connect = 1; break;
+        case 'P':
+            if (n_preload == sizeof(preload) / sizeof(preload[0])) {
+                fprintf(stderr, "%s: at most 16 --preload files\n",
+                        progname);
+                return EX_USAGE;
+            }
+            preload[n_preload++] = optarg;
+            break;
+        case 'X':
+            if ((compat = parse_version(optarg)) == 0) {
+                fprintf(stderr, "%s: --postfix-compat: \"%s\" is not "
+                        "MAJOR.MINOR (e.g. 3.10)\n", progname, optarg);
+                return EX_USAGE;
+            }
+            break;
+        case 'O':
+            if ((port = parse_port(optarg)) == 0) {
+                fprintf(stderr, "%s: --port: \"%s\" is not a port "
+                        "number\n", progname, optarg);
+                return EX_USAGE;
+            }
+            break;
         case 't':
             if ((timeout = parse_timeout(optarg)) == 0) {
                 fprintf(stderr, "%s: --timeout: \"%s\" is not a number of "
@@ -251,9 +369,23 @@ main(int argc, char **argv)
         free(resolvers);
         return EX_SOFTWARE;
     }
-    tlspol_ctx_set_log_fn(ctx, verbosity >= 0 ? log_stderr : NULL, NULL,
+    /* warnings (unknown config keys, expired lists) always reach stderr */
+    tlspol_ctx_set_log_fn(ctx, log_stderr, NULL,
                           verbosity >= 0 ? (tlspol_log_level)verbosity
-                                         : TLSPOL_LOG_ERROR);
+                                         : TLSPOL_LOG_WARN);
+    if (config != NULL &&
+        (st = tlspol_ctx_load_config(ctx, config)) != TLSPOL_OK) {
+        fprintf(stderr, "%s: %s\n", progname, tlspol_ctx_errmsg(ctx));
+        rc = st == TLSPOL_ERR_IO || st == TLSPOL_ERR_INVAL ? EX_USAGE
+                                                           : EX_SOFTWARE;
+        goto out;
+    }
+    for (size_t k = 0; k < n_preload; k++)
+        if ((st = tlspol_ctx_add_preload(ctx, preload[k])) != TLSPOL_OK) {
+            fprintf(stderr, "%s: %s\n", progname, tlspol_ctx_errmsg(ctx));
+            rc = EX_USAGE;
+            goto out;
+        }
     if ((resolvers && (st = tlspol_ctx_set_resolvers(ctx, resolvers))) ||
         (ta && (st = tlspol_ctx_set_trust_anchor_file(ctx, ta))) ||
         (ca && (st = tlspol_ctx_set_ca_file(ctx, ca))) ||
@@ -312,12 +444,20 @@ main(int argc, char **argv)
             }
         } else if (out == OUT_EXPLAIN) {
             print_explain(r);
+        } else if (out == OUT_POSTFIX) {
+            const char *pf = tlspol_result_postfix_policy(r, compat);
+
+            printf("%s\t%s\n", tlspol_result_domain(r), pf ? pf : "TEMP "
+                   "out of memory");
         } else {
             print_line(r);
         }
         if (tlspol_result_verdict(r) == TLSPOL_VERDICT_TEMPFAIL &&
             rc == EX_OK)
             rc = EX_TEMPFAIL;
+        if (connect && probe_hosts(ctx, r, port, timeout ? timeout : 10000)
+            && rc == EX_OK)
+            rc = EX_PEER;
         tlspol_result_free(r);
         fflush(stdout);
     }

@@ -49,8 +49,18 @@ typedef enum tlspol_status {
     TLSPOL_ERR_DNS = 5,      /**< DNS resolver could not be set up */
     TLSPOL_ERR_IO = 6,       /**< a file could not be read */
     TLSPOL_ERR_CANCELED = 7, /**< the query was canceled */
-    TLSPOL_ERR_DNSSEC = 8    /**< the resolver path cannot do DNSSEC */
+    TLSPOL_ERR_DNSSEC = 8,   /**< the resolver path cannot do DNSSEC */
+    TLSPOL_ERR_VERIFY = 9    /**< the peer does not satisfy the policy */
 } tlspol_status;
+
+/** Counters of tlspol_ctx_stat().  Append-only. */
+typedef enum tlspol_stat {
+    TLSPOL_STAT_LOOKUPS = 0,          /**< lookups completed */
+    TLSPOL_STAT_FAILOPEN = 1,         /**< failure policy delivered
+                                           opportunistically */
+    TLSPOL_STAT_OVERRIDE_WEAKENS = 2  /**< a local override weakened a
+                                           published policy */
+} tlspol_stat;
 
 /**
  * Verdicts, ordered from "defer" through opportunistic to the strongest
@@ -309,6 +319,47 @@ TLSPOL_EXPORT tlspol_status
 tlspol_ctx_set_timeout(tlspol_ctx *ctx, unsigned int timeout_ms);
 
 /**
+ * Load a YAML configuration file (tlspol.yaml(5)): resolver, trust
+ * anchor, CA store, timeout, DNSSEC mode (applied only before the first
+ * resolve; later they are logged as needing a restart), preload lists,
+ * local overrides, failure policy, Postfix compatibility level.  May be
+ * called again to reload: a file that fails to parse, or a preload list
+ * that is invalid or older than the one loaded from the same file, leaves
+ * the previous configuration in force.  Unknown keys are logged at WARN.
+ * @return TLSPOL_OK; TLSPOL_ERR_IO (unreadable file); TLSPOL_ERR_INVAL
+ *         (tlspol_ctx_errmsg() names file, line and key); TLSPOL_ERR_NOMEM.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_load_config(tlspol_ctx *ctx, const char *path);
+
+/**
+ * Add one preload list (STARTTLS-Everywhere policy 0.1 JSON) after those
+ * already loaded; later lists override earlier ones per domain.  An
+ * expired list is not an error: it is ignored with a WARN log line, as
+ * the format requires.
+ * @return TLSPOL_OK; TLSPOL_ERR_IO; TLSPOL_ERR_INVAL (the message names
+ *         the line and JSON path); TLSPOL_ERR_NOMEM.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_add_preload(tlspol_ctx *ctx, const char *path);
+
+/**
+ * Postfix compatibility level for tlspol_result_postfix_policy() when it
+ * is called with 0: major*100+minor (309 = 3.9, the default; 310 and up
+ * add the TLSRPT attributes to MTA-STS policies).
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL outside 200..999.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_set_postfix_compat(tlspol_ctx *ctx, unsigned int compat);
+
+/** A counter (see tlspol_stat); 0 for unknown ones.  @since 0.1 */
+TLSPOL_EXPORT uint64_t
+tlspol_ctx_stat(const tlspol_ctx *ctx, tlspol_stat which);
+
+/**
  * Receive log messages up to max_level (inclusive).  fn NULL disables
  * logging (the default).  May be called at any time.
  * @since 0.1
@@ -404,7 +455,8 @@ TLSPOL_EXPORT tlspol_verdict
 tlspol_result_verdict(const tlspol_result *res);
 
 /**
- * 1 if the verdict requires TLS (ENCRYPT, DANE, DANE_ONLY, *_ENFORCE),
+ * 1 if the verdict requires TLS (ENCRYPT, DANE, DANE_ONLY, *_ENFORCE, and
+ * LOCAL at encrypt or above),
  * -1 if delivery must be deferred (TEMPFAIL), 0 if TLS is opportunistic.
  * @since 0.1
  */
@@ -475,6 +527,49 @@ tlspol_result_host_preference(const tlspol_result *res, size_t i);
 TLSPOL_EXPORT int
 tlspol_result_host_sts_match(const tlspol_result *res, size_t i);
 
+/**
+ * The verdict the domain's published records (and preload list, and
+ * failure policy) give, before a local override.  Equal to
+ * tlspol_result_verdict() unless that is TLSPOL_VERDICT_LOCAL.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_verdict
+tlspol_result_published_verdict(const tlspol_result *res);
+
+/**
+ * For TLSPOL_VERDICT_LOCAL, the override's level ("none", "may",
+ * "encrypt", "dane", "dane-only", "secure"); NULL otherwise.  Static.
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_result_local_level(const tlspol_result *res);
+
+/** 1 if a local override is weaker than the published policy. @since 0.1 */
+TLSPOL_EXPORT int
+tlspol_result_override_weakens(const tlspol_result *res);
+
+/**
+ * 1 if the failure policy turned a TEMPFAIL into opportunistic delivery.
+ * @since 0.1
+ */
+TLSPOL_EXPORT int
+tlspol_result_failopen(const tlspol_result *res);
+
+/**
+ * The Postfix smtp_tls_policy_maps socketmap reply for this result:
+ * "OK dane-only", "OK dane", "OK secure match=... servername=hostname"
+ * (plus TLSRPT attributes for MTA-STS from compat 310), "OK <level>" for
+ * local overrides, "NOTFOUND " or "TEMP <reason>".  Never "OK may" for a
+ * published policy; at most 100000 bytes.
+ * @param compat major*100+minor of the Postfix version, or 0 for the
+ *        context's setting.
+ * @return Borrowed until the next call or tlspol_result_free(); NULL only
+ *         if memory ran out.
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_result_postfix_policy(tlspol_result *res, unsigned int compat);
+
 /** DNSSEC state of the MX RRset (or of its absence).  @since 0.1 */
 TLSPOL_EXPORT tlspol_dnssec
 tlspol_result_mx_dnssec(const tlspol_result *res);
@@ -520,6 +615,26 @@ TLSPOL_EXPORT const char *
 tlspol_result_host_tlsa(const tlspol_result *res, size_t i, size_t j);
 
 /**
+ * Number of addresses (A and AAAA, as text) found for the i-th host; 0
+ * when they were not looked up (DNSSEC unavailable) or none exist.
+ * @since 0.1
+ */
+TLSPOL_EXPORT size_t
+tlspol_result_host_address_count(const tlspol_result *res, size_t i);
+
+/** The j-th address of the i-th host; Borrowed; NULL out of range. */
+TLSPOL_EXPORT const char *
+tlspol_result_host_address(const tlspol_result *res, size_t i, size_t j);
+
+/**
+ * The i-th host's TLSA base domain (the CNAME-expanded name or the host
+ * name), which a DANE client sends as SNI (RFC 7672 §8.1).
+ * @return Borrowed; NULL when no TLSA was looked up.  @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_result_host_tlsa_base(const tlspol_result *res, size_t i);
+
+/**
  * One line on the i-th host's DANE state ("address lookup bogus", "2
  * usable TLSA records at _25._tcp.mx.example.com").
  * @return Borrowed; NULL out of range.  @since 0.1
@@ -546,6 +661,43 @@ tlspol_result_trace(const tlspol_result *res, size_t i);
  */
 TLSPOL_EXPORT const char *
 tlspol_result_json(tlspol_result *res);
+
+/* ------------------------------------------------------------------ */
+/* Peer verification                                                  */
+
+/**
+ * Does the certificate chain an MX host presented satisfy the verdict?
+ * DANE-EE and DANE-TA per RFC 7672 §3 against the host's usable TLSA
+ * records (reference identifiers: TLSA base domain, MX host name, and the
+ * next-hop domain when the MX RRset was secure); MTA-STS, preload and
+ * local "secure" per RFC 8461 §4: the host matches a policy pattern, the
+ * chain verifies to a trusted root (the context's CA file/dir, else the
+ * system store) and a SAN dNSName names the host.  Opportunistic verdicts
+ * accept anything (n may be 0: no TLS); ENCRYPT needs TLS; TEMPFAIL and
+ * hosts whose DANE lookups failed never pass.
+ * @param[in] mx_host the MX host name connected to.
+ * @param[in] der, der_len the chain as DER certificates, leaf first.
+ * @param[out] why optional: the reason either way; Borrowed until the
+ *             next call on ctx.
+ * @return TLSPOL_OK (satisfied); TLSPOL_ERR_VERIFY (not satisfied);
+ *         TLSPOL_ERR_INVAL (bad arguments, undecodable certificate);
+ *         TLSPOL_ERR_NOMEM.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_verify_chain(tlspol_ctx *ctx, const tlspol_result *res,
+                    const char *mx_host, const unsigned char *const *der,
+                    const size_t *der_len, size_t n, const char **why);
+
+/**
+ * As tlspol_verify_chain(), for an OpenSSL client connection after its
+ * handshake: ssl is an SSL * (passed as void * so that this header needs
+ * no OpenSSL headers); its peer chain is used.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_verify_ssl(tlspol_ctx *ctx, const tlspol_result *res,
+                  const char *mx_host, void *ssl, const char **why);
 
 #ifdef __cplusplus
 }

@@ -10,6 +10,7 @@ import subprocess
 import sys
 
 EXE = sys.argv[1]
+DATA = sys.argv[2] if len(sys.argv) > 2 else ""
 ENV = os.environ
 NET = all(k in ENV for k in ("TLSPOL_TEST_RESOLVER", "TLSPOL_TEST_TA",
                              "TLSPOL_TEST_CA"))
@@ -197,11 +198,75 @@ def dane_checks():
           rc == 0 and " DANE_ONLY " in out, out + err)
 
 
+def policy_checks():
+    rc, out, err = run(*NETARGS, "--postfix", "enforce.test", "dane-ee.test",
+                       "testing.test", "wildcard.test")
+    want = ["enforce.test\tOK secure match=mx1.enforce.test "
+            "servername=hostname",
+            "dane-ee.test\tOK dane-only", "testing.test\tNOTFOUND ",
+            "wildcard.test\tOK secure match=.wildcard.test "
+            "servername=hostname"]
+    check("--postfix replies", rc == 0 and out.splitlines() == want,
+          out + err)
+    rc, out, err = run(*NETARGS, "--postfix", "--postfix-compat", "3.10",
+                       "enforce.test")
+    check("--postfix-compat 3.10 adds TLSRPT attributes",
+          rc == 0 and "policy_type=sts policy_domain=enforce.test "
+          "mx_host_pattern=mx1.enforce.test" in out, out + err)
+    rc, out, err = run(*NETARGS, "--postfix-compat", "3", "x.test")
+    check("bad --postfix-compat is a usage error", rc == 2, err)
+    conf = os.path.join(DATA, "config")
+    rc, out, err = run(*NETARGS, "--config", os.path.join(conf, "net.yaml"),
+                       "enforce.test", "local-secure.test")
+    check("--config: overrides apply, a weakening one is logged",
+          rc == 0 and "enforce.test LOCAL may local policy may" in out
+          and "local-secure.test LOCAL must local policy secure" in out
+          and "weakens the published STS_ENFORCE" in err, out + err)
+    rc, out, err = run(*NETARGS, "--config",
+                       os.path.join(conf, "bad-level.yaml"), "x.test")
+    check("--config with an error exits 2 naming file and line",
+          rc == 2 and "bad-level.yaml: line " in err, err)
+    pre = os.path.join(DATA, "preload")
+    rc, out, err = run(*NETARGS, "--preload", os.path.join(pre, "valid.json"),
+                       "preload-enforce.test")
+    check("--preload decides without MTA-STS",
+          " PRELOAD_ENFORCE must " in out, out + err)
+    rc, out, err = run(*NETARGS, "--preload",
+                       os.path.join(pre, "expired.json"),
+                       "preload-enforce.test")
+    check("--preload with an expired list warns and is ignored",
+          " NO_POLICY " in out and "expired" in err, out + err)
+
+
+def connect_checks():
+    cases = [
+        ("enforce.test", 0, ["STARTTLS, TLSv1.", "satisfies the policy",
+                             "names mx1.enforce.test"]),
+        ("dane-ee.test", 0, ["satisfies the policy", "DANE-EE"]),
+        ("dane-ta.test", 0, ["satisfies the policy", "DANE-TA"]),
+        ("badcert-sts.test", 5, ["does NOT satisfy the policy"]),
+        ("badcert-dane.test", 5, ["does NOT satisfy the policy",
+                                  "no usable TLSA record"]),
+        ("no-starttls.test", 0, ["no STARTTLS", "satisfies the policy",
+                                 "opportunistic"]),
+        ("plain-may.test", 0, ["STARTTLS, TLSv1.", "opportunistic"]),
+    ]
+    for dom, want_rc, words in cases:
+        rc, out, err = run(*NETARGS, "--connect", dom)
+        check(f"--connect {dom}: exit {want_rc}",
+              rc == want_rc and all(w in out for w in words), out + err)
+
+
 def main():
     offline_checks()
     if NET:
         net_checks()
         dane_checks()
+        policy_checks()
+        if ENV.get("TLSPOL_TEST_SMTP") == "1":
+            connect_checks()
+        elif ENV.get("TLSPOL_REQUIRE_NET") == "1":
+            check("SMTP servers present (TLSPOL_REQUIRE_NET=1)", False)
     elif ENV.get("TLSPOL_REQUIRE_NET") == "1":
         check("test network present (TLSPOL_REQUIRE_NET=1)", False)
     print(f"1..{len(results) + (0 if NET else 1)}")

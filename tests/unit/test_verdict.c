@@ -581,3 +581,271 @@ Test(verdict, reason_is_bounded_with_many_long_patterns)
     cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
     cr_assert_lt(strlen(out.reason), sizeof(out.reason));
 }
+
+/* --- rule 6: preload list ------------------------------------------ */
+
+static char *pre_mx[] = { S("*.example.test") };
+
+static struct tp_preload_entry pre_enforce = {
+    S("example.test"), TP_STS_MODE_ENFORCE, 1, pre_mx,
+};
+
+Test(preload, enforce_without_sts_is_preload_enforce)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    in.preload = &pre_enforce;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_PRELOAD_ENFORCE);
+    cr_assert_eq(out.source, TLSPOL_SOURCE_PRELOAD);
+    cr_assert_eq(out.n_mx, 1);
+    cr_assert_eq(out.hosts[0].sts_match, 1);
+    cr_assert_eq(out.hosts[1].sts_match, 0);
+    REASON_HAS(out, "1 of 2 MX hosts match");
+}
+
+Test(preload, testing_is_preload_testing)
+{
+    struct tp_preload_entry pe = pre_enforce;
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    pe.mode = TP_STS_MODE_TESTING;
+    in.preload = &pe;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_PRELOAD_TESTING);
+}
+
+Test(preload, enforce_with_no_matching_host_is_tempfail)
+{
+    static char *other[] = { S("mail.elsewhere.test") };
+    struct tp_preload_entry pe = { S("example.test"), TP_STS_MODE_ENFORCE,
+                                   1, other };
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    in.preload = &pe;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
+    cr_assert_eq(out.lookup_failure, 0, "a policy refusal, not a failure");
+}
+
+Test(preload, valid_sts_beats_the_list)
+{
+    struct tp_sts_policy pol = enforce;
+    struct tp_verdict_in in;
+    struct tp_verdict_out out;
+
+    pol.mode = TP_STS_MODE_TESTING;
+    in = base(&pol);
+    in.preload = &pre_enforce;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_STS_TESTING);
+}
+
+Test(preload, sts_none_suppresses_the_list)
+{
+    struct tp_sts_policy pol = { .mode = TP_STS_MODE_NONE };
+    struct tp_verdict_in in = base(&pol);
+    struct tp_verdict_out out;
+
+    in.preload = &pre_enforce;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_NO_POLICY);
+    cr_assert_eq(out.source, TLSPOL_SOURCE_STS);
+}
+
+Test(preload, failed_sts_discovery_falls_back_to_the_list)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    in.sts = TP_STS_FETCH_FAILED;
+    in.sts_detail = "HTTP status 404";
+    in.preload = &pre_enforce;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_PRELOAD_ENFORCE);
+}
+
+Test(preload, dane_beats_the_list)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_DANE, TP_HOST_DANE);
+    in.preload = &pre_enforce;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_DANE_ONLY);
+}
+
+Test(preload, failed_dane_host_with_list_enforce_is_tempfail)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_FAILED, TP_HOST_NONE);
+    in.preload = &pre_enforce;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
+}
+
+/* --- rule F: failure policy ---------------------------------------- */
+
+Test(failure, default_is_defer)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    in.mx_rc = TP_DNS_ERROR;
+    in.failing_for = 1000000;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
+    cr_assert_eq(out.lookup_failure, 1);
+    cr_assert_eq(out.failopen, 0);
+}
+
+Test(failure, opportunistic_waits_for_the_limit)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    in.mx_rc = TP_DNS_ERROR;
+    in.failure.set = 1;
+    in.failure.opportunistic = 1;
+    in.failure.after = 600;
+    in.failing_for = 599;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL);
+    in.failing_for = 600;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_NO_POLICY);
+    cr_assert_eq(out.failopen, 1);
+    cr_assert_eq(out.published, TLSPOL_VERDICT_TEMPFAIL);
+    REASON_HAS(out, "failure policy: delivering opportunistically after "
+                    "600 s");
+    REASON_HAS(out, "MX lookup for example.test failed");
+}
+
+Test(failure, applies_to_failed_dane_hosts_too)
+{
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_FAILED, TP_HOST_FAILED);
+    in.failure.opportunistic = 1;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_NO_POLICY);
+    cr_assert_eq(out.failopen, 1);
+}
+
+Test(failure, never_overrides_a_policy_refusal)
+{
+    static char *other[] = { S("mail.elsewhere.test") };
+    struct tp_sts_policy pol = enforce;
+    struct tp_verdict_in in;
+    struct tp_verdict_out out;
+
+    pol.mx = other;
+    pol.n_mx = 1;
+    in = base(&pol);
+    in.failure.opportunistic = 1;
+    in.failing_for = 1000000;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_TEMPFAIL, "no host may be "
+                 "used: not a lookup failure");
+    cr_assert_eq(out.failopen, 0);
+}
+
+/* --- rule L: local overrides --------------------------------------- */
+
+Test(local, override_wins_and_keeps_the_published_verdict)
+{
+    static struct tp_domain_conf lc = { S("example.test"), TP_LEVEL_SECURE,
+                                        1, pre_mx, S("agreement 17"),
+                                        { 0, 0, 0 }, 3 };
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    in.local = &lc;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_LOCAL);
+    cr_assert_eq(out.source, TLSPOL_SOURCE_LOCAL);
+    cr_assert_eq(out.local_level, TP_LEVEL_SECURE);
+    cr_assert_eq(out.published, TLSPOL_VERDICT_NO_POLICY);
+    cr_assert_eq(out.weakens, 0);
+    cr_assert_eq(out.n_mx, 1);
+    REASON_HAS(out, "local policy secure (agreement 17)");
+}
+
+Test(local, weaker_than_dane_only_is_flagged)
+{
+    static struct tp_domain_conf lc = { S("example.test"), TP_LEVEL_MAY, 0,
+                                        NULL, NULL, { 0, 0, 0 }, 3 };
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_DANE, TP_HOST_DANE);
+    in.local = &lc;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_LOCAL);
+    cr_assert_eq(out.published, TLSPOL_VERDICT_DANE_ONLY);
+    cr_assert_eq(out.weakens, 1);
+    REASON_HAS(out, "WEAKENS the published policy: DANE_ONLY");
+}
+
+Test(local, dane_override_on_sts_enforce_weakens)
+{
+    static struct tp_domain_conf lc = { S("example.test"), TP_LEVEL_DANE, 0,
+                                        NULL, NULL, { 0, 0, 0 }, 3 };
+    struct tp_verdict_in in = base(&enforce);
+    struct tp_verdict_out out;
+
+    in.local = &lc;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.published, TLSPOL_VERDICT_STS_ENFORCE);
+    cr_assert_eq(out.weakens, 1);
+}
+
+Test(local, secure_on_dane_only_is_not_weaker)
+{
+    static struct tp_domain_conf lc = { S("example.test"), TP_LEVEL_SECURE,
+                                        0, NULL, NULL, { 0, 0, 0 }, 3 };
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    dane(TP_HOST_DANE, TP_HOST_DANE);
+    in.local = &lc;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.weakens, 0);
+}
+
+Test(local, override_of_a_tempfail_is_not_flagged)
+{
+    static struct tp_domain_conf lc = { S("example.test"), TP_LEVEL_MAY, 0,
+                                        NULL, NULL, { 0, 0, 0 }, 3 };
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    in.mx_rc = TP_DNS_ERROR;
+    in.local = &lc;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_LOCAL);
+    cr_assert_eq(out.published, TLSPOL_VERDICT_TEMPFAIL);
+    cr_assert_eq(out.weakens, 0);
+}
+
+Test(local, failure_only_entry_is_not_an_override)
+{
+    static struct tp_domain_conf lc = { S("example.test"), TP_LEVEL_UNSET,
+                                        0, NULL, NULL, { 1, 1, 0 }, 3 };
+    struct tp_verdict_in in = base(NULL);
+    struct tp_verdict_out out;
+
+    in.local = &lc;
+    in.failure = lc.failure;
+    in.mx_rc = TP_DNS_ERROR;
+    tp_verdict_eval(&in, &out);
+    cr_assert_eq(out.verdict, TLSPOL_VERDICT_NO_POLICY);
+    cr_assert_eq(out.failopen, 1);
+}

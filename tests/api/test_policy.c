@@ -1,0 +1,380 @@
+/*
+ * test_policy.c - the policy engine end to end against the test network:
+ * configuration files, preload lists, local overrides, the failure
+ * policy, Postfix replies, and peer verification of the certificates the
+ * test MX hosts serve.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "../leakcheck.h"
+#include "netenv.h"
+#include "tlspol/tlspol.h"
+
+#ifndef TEST_DATA
+#error "TEST_DATA must name tests/data"
+#endif
+
+static tlspol_result *
+resolve1(tlspol_ctx *ctx, const char *domain)
+{
+    tlspol_result *r = NULL;
+
+    cr_assert_eq(tlspol_resolve_sync(ctx, domain, &r), TLSPOL_OK, "%s: %s",
+                 domain, tlspol_ctx_errmsg(ctx));
+    return r;
+}
+
+/* --- Postfix replies ----------------------------------------------- */
+
+struct pf {
+    const char *domain;
+    unsigned int compat;
+    const char *want;       /* exact, or prefix when it ends in '*' */
+};
+
+Test(postfix, replies_for_scenarios, .timeout = 60)
+{
+    static const struct pf g[] = {
+        { "dane-ee.test", 309, "OK dane-only" },
+        { "dane-mixed.test", 309, "OK dane" },
+        { "dane-unusable.test", 309, "OK dane" },
+        { "enforce.test", 309,
+          "OK secure match=mx1.enforce.test servername=hostname" },
+        { "wildcard.test", 309,
+          "OK secure match=.wildcard.test servername=hostname" },
+        { "enforce.test", 310,
+          "OK secure match=mx1.enforce.test servername=hostname "
+          "policy_type=sts policy_domain=enforce.test "
+          "mx_host_pattern=mx1.enforce.test *" },
+        { "testing.test", 310, "NOTFOUND " },
+        { "no-txt.test", 309, "NOTFOUND " },
+        { "mx-bogus.test", 309, "TEMP MX lookup for mx-bogus.test failed*" },
+    };
+    tlspol_ctx *ctx = net_ctx(3000);
+    size_t i;
+
+    for (i = 0; i < sizeof(g) / sizeof(g[0]); i++) {
+        tlspol_result *r = resolve1(ctx, g[i].domain);
+        const char *got = tlspol_result_postfix_policy(r, g[i].compat);
+        size_t n = strlen(g[i].want);
+
+        cr_assert_not_null(got);
+        if (g[i].want[n - 1] == '*')
+            cr_expect(strncmp(got, g[i].want, n - 1) == 0, "%s: \"%s\"",
+                      g[i].domain, got);
+        else
+            cr_expect_str_eq(got, g[i].want, "%s", g[i].domain);
+        tlspol_result_free(r);
+    }
+    tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
+}
+
+/* --- configuration ------------------------------------------------- */
+
+/* conf_ctx - a context on the test network plus a config file */
+static tlspol_ctx *
+conf_ctx(const char *file, tlspol_status want)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/config/%s", TEST_DATA, file);
+    cr_assert_eq(tlspol_ctx_load_config(ctx, path), want, "%s: %s", path,
+                 tlspol_ctx_errmsg(ctx));
+    return ctx;
+}
+
+Test(config, local_secure_override, .timeout = 60)
+{
+    tlspol_ctx *ctx = conf_ctx("net.yaml", TLSPOL_OK);
+    tlspol_result *r = resolve1(ctx, "local-secure.test");
+
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_LOCAL, "%s",
+                 tlspol_result_reason(r));
+    cr_assert_str_eq(tlspol_result_local_level(r), "secure");
+    cr_assert_str_eq(tlspol_result_postfix_policy(r, 309),
+                     "OK secure match=mx1.local-secure.test "
+                     "servername=hostname");
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
+
+Test(config, weakening_override_is_flagged_and_counted, .timeout = 60)
+{
+    tlspol_ctx *ctx = conf_ctx("net.yaml", TLSPOL_OK);
+    tlspol_result *r = resolve1(ctx, "enforce.test");
+
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_LOCAL);
+    cr_assert_eq(tlspol_result_published_verdict(r),
+                 TLSPOL_VERDICT_STS_ENFORCE);
+    cr_assert_eq(tlspol_result_override_weakens(r), 1);
+    cr_assert(strstr(tlspol_result_reason(r), "WEAKENS") != NULL, "%s",
+              tlspol_result_reason(r));
+    tlspol_result_free(r);
+    r = resolve1(ctx, "enforce.test");
+    tlspol_result_free(r);
+    cr_assert_eq(tlspol_ctx_stat(ctx, TLSPOL_STAT_OVERRIDE_WEAKENS), 2,
+                 "logged and counted each time it is used");
+    tlspol_ctx_free(ctx);
+}
+
+Test(config, failure_policy_delivers_opportunistically, .timeout = 60)
+{
+    tlspol_ctx *ctx = conf_ctx("net.yaml", TLSPOL_OK);
+    tlspol_result *r = resolve1(ctx, "dane-bogus.test");
+
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_NO_POLICY, "%s",
+                 tlspol_result_reason(r));
+    cr_assert_eq(tlspol_result_failopen(r), 1);
+    cr_assert_eq(tlspol_result_published_verdict(r), TLSPOL_VERDICT_TEMPFAIL);
+    cr_assert_eq(tlspol_ctx_stat(ctx, TLSPOL_STAT_FAILOPEN), 1);
+    tlspol_result_free(r);
+    /* other domains keep the default: defer */
+    r = resolve1(ctx, "dane-expired.test");
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_TEMPFAIL);
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
+
+Test(config, bad_config_keeps_the_old_one, .timeout = 60)
+{
+    tlspol_ctx *ctx = conf_ctx("net.yaml", TLSPOL_OK);
+    char path[512];
+    tlspol_result *r;
+
+    snprintf(path, sizeof(path), "%s/config/%s", TEST_DATA,
+             "bad-level.yaml");
+    cr_assert_eq(tlspol_ctx_load_config(ctx, path), TLSPOL_ERR_INVAL);
+    cr_assert(strstr(tlspol_ctx_errmsg(ctx), "bad-level.yaml: line ") !=
+              NULL, "%s", tlspol_ctx_errmsg(ctx));
+    r = resolve1(ctx, "local-secure.test");
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_LOCAL,
+                 "the previous configuration is still in force");
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
+
+Test(config, missing_file_is_an_io_error)
+{
+    tlspol_ctx *ctx = NULL;
+
+    cr_assert_eq(tlspol_ctx_new(&ctx), TLSPOL_OK);
+    cr_assert_eq(tlspol_ctx_load_config(ctx, "/nonexistent/tlspol.yaml"),
+                 TLSPOL_ERR_IO);
+    cr_assert(strstr(tlspol_ctx_errmsg(ctx), "/nonexistent/tlspol.yaml") !=
+              NULL);
+    tlspol_ctx_free(ctx);
+}
+
+/* --- preload lists ------------------------------------------------- */
+
+static tlspol_ctx *
+preload_ctx(const char *const *files, size_t n)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    char path[512];
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        snprintf(path, sizeof(path), "%s/preload/%s", TEST_DATA, files[i]);
+        cr_assert_eq(tlspol_ctx_add_preload(ctx, path), TLSPOL_OK, "%s: %s",
+                     path, tlspol_ctx_errmsg(ctx));
+    }
+    return ctx;
+}
+
+Test(preload, list_entries_decide_without_sts, .timeout = 60)
+{
+    static const char *const files[] = { "valid.json" };
+    tlspol_ctx *ctx = preload_ctx(files, 1);
+    tlspol_result *r = resolve1(ctx, "preload-enforce.test");
+
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_PRELOAD_ENFORCE,
+                 "%s", tlspol_result_reason(r));
+    cr_assert_eq(tlspol_result_source(r), TLSPOL_SOURCE_PRELOAD);
+    cr_assert_str_eq(tlspol_result_postfix_policy(r, 310),
+                     "OK secure match=mx1.preload-enforce.test "
+                     "servername=hostname");
+    tlspol_result_free(r);
+    r = resolve1(ctx, "preload-testing.test");
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_PRELOAD_TESTING);
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
+
+Test(preload, later_list_overrides_earlier, .timeout = 60)
+{
+    static const char *const files[] = { "valid.json", "overlay.json" };
+    tlspol_ctx *ctx = preload_ctx(files, 2);
+    tlspol_result *r = resolve1(ctx, "preload-testing.test");
+
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_PRELOAD_ENFORCE,
+                 "%s", tlspol_result_reason(r));
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
+
+Test(preload, expired_list_is_ignored, .timeout = 60)
+{
+    static const char *const files[] = { "expired.json" };
+    tlspol_ctx *ctx = preload_ctx(files, 1);
+    tlspol_result *r = resolve1(ctx, "preload-enforce.test");
+
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_NO_POLICY, "%s",
+                 tlspol_result_reason(r));
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
+
+Test(preload, schema_violation_names_the_path)
+{
+    tlspol_ctx *ctx = NULL;
+    char path[512];
+
+    cr_assert_eq(tlspol_ctx_new(&ctx), TLSPOL_OK);
+    snprintf(path, sizeof(path), "%s/preload/bad-schema.json", TEST_DATA);
+    cr_assert_eq(tlspol_ctx_add_preload(ctx, path), TLSPOL_ERR_INVAL);
+    cr_assert(strstr(tlspol_ctx_errmsg(ctx), "line ") != NULL &&
+              strstr(tlspol_ctx_errmsg(ctx), "$") != NULL, "%s",
+              tlspol_ctx_errmsg(ctx));
+    tlspol_ctx_free(ctx);
+}
+
+Test(preload, dane_and_sts_beat_the_list, .timeout = 60)
+{
+    static const char *const files[] = { "valid.json" };
+    tlspol_ctx *ctx = preload_ctx(files, 1);
+    tlspol_result *r = resolve1(ctx, "dane-ee.test");
+
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_DANE_ONLY);
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
+
+/* --- peer verification with the test MX hosts' certificates --------- */
+
+/* chain_of - DER certificates of a PEM file (leaf first); returns count */
+static size_t
+chain_of(const char *host, unsigned char **der, size_t *len, size_t max)
+{
+    char path[512];
+    FILE *fp;
+    X509 *x;
+    size_t n = 0;
+
+    snprintf(path, sizeof(path), "%s/mx/%s.pem",
+             getenv("TLSPOL_TEST_STATEDIR"), host);
+    fp = fopen(path, "r");
+    cr_assert_not_null(fp, "%s", path);
+    while (n < max && (x = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL) {
+        int l;
+
+        der[n] = NULL;
+        l = i2d_X509(x, &der[n]);
+        cr_assert_gt(l, 0);
+        len[n++] = (size_t)l;
+        X509_free(x);
+    }
+    fclose(fp);
+    cr_assert_gt(n, 0, "%s holds no certificate", path);
+    return n;
+}
+
+/* verify - resolve domain and check host's certificate file (certfile
+ * may name another host's file) */
+static tlspol_status
+verify(const char *domain, const char *host, const char *certfile,
+       char *why, size_t why_size)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    tlspol_result *r = resolve1(ctx, domain);
+    unsigned char *der[4];
+    size_t len[4], n = chain_of(certfile, der, len, 4), i;
+    const char *w = "";
+    tlspol_status st;
+
+    st = tlspol_verify_chain(ctx, r, host,
+                             (const unsigned char *const *)der, len, n, &w);
+    snprintf(why, why_size, "%s", w);
+    for (i = 0; i < n; i++)
+        OPENSSL_free(der[i]);
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+    return st;
+}
+
+Test(verify, dane_ee_matches_the_served_key, .timeout = 60)
+{
+    char why[512];
+
+    cr_assert_eq(verify("dane-ee.test", "mx1.dane-ee.test",
+                        "mx1.dane-ee.test", why, sizeof(why)), TLSPOL_OK,
+                 "%s", why);
+    cr_assert(strstr(why, "DANE-EE") != NULL, "%s", why);
+}
+
+Test(verify, dane_ee_rejects_another_key, .timeout = 60)
+{
+    char why[512];
+
+    cr_assert_eq(verify("dane-ee.test", "mx1.dane-ee.test",
+                        "mx1.dane-sts.test", why, sizeof(why)),
+                 TLSPOL_ERR_VERIFY, "%s", why);
+    cr_assert(strstr(why, "no usable TLSA record") != NULL, "%s", why);
+}
+
+Test(verify, dane_ta_chain_to_the_listed_ca, .timeout = 60)
+{
+    char why[512];
+
+    cr_assert_eq(verify("dane-ta.test", "mx1.dane-ta.test",
+                        "mx1.dane-ta.test.chain", why, sizeof(why)),
+                 TLSPOL_OK,
+                 "%s", why);
+    cr_assert(strstr(why, "DANE-TA") != NULL, "%s", why);
+}
+
+Test(verify, sts_enforce_needs_the_mx_name, .timeout = 60)
+{
+    char why[512];
+
+    cr_assert_eq(verify("multi-mx.test", "mx2.multi-mx.test",
+                        "mx2.multi-mx.test", why, sizeof(why)), TLSPOL_OK,
+                 "%s", why);
+    cr_assert_eq(verify("multi-mx.test", "mx2.multi-mx.test",
+                        "mx1.multi-mx.test", why, sizeof(why)),
+                 TLSPOL_ERR_VERIFY, "a certificate for mx1 on mx2: %s",
+                 why);
+}
+
+Test(verify, tempfail_never_passes_and_no_policy_always_does,
+     .timeout = 60)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    tlspol_result *r = resolve1(ctx, "dane-bogus.test");
+    const char *why = NULL;
+
+    cr_assert_eq(tlspol_verify_chain(ctx, r, "mx1.dane-bogus.test", NULL,
+                                     NULL, 0, &why), TLSPOL_ERR_VERIFY);
+    tlspol_result_free(r);
+    r = resolve1(ctx, "no-txt.test");
+    cr_assert_eq(tlspol_verify_chain(ctx, r, "mx1.no-txt.test", NULL, NULL,
+                                     0, &why), TLSPOL_OK, "%s", why);
+    tlspol_result_free(r);
+    r = resolve1(ctx, "dane-ee.test");
+    cr_assert_eq(tlspol_verify_chain(ctx, r, "mx1.dane-ee.test", NULL, NULL,
+                                     0, &why), TLSPOL_ERR_VERIFY,
+                 "no TLS to a DANE host");
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
