@@ -14,6 +14,12 @@ configs):
                                                        type, corrupt|expire
   www/<policy host>.txt                                policy bodies
   nginx/nginx.conf                                     one server per host
+  postfix/conf/main.cf postfix/conf/master.cf          the Postfix instance:
+                                                       one smtpd per SMTP
+                                                       server address
+  postfix/servers.tsv                                  the SMTP servers:
+                                                       host, address, kind,
+                                                       certificate, key
   certs.tsv                                            leaf certificates for
                                                        netup.sh to issue:
                                                        name, issuer, SAN, dir
@@ -33,8 +39,9 @@ RRset from dns/ZONE.zone.past.signed, which netup.sh signed with a
 validity window entirely in the past ("expire").
 
 SCENARIOS below is the single source of truth for the MTA-STS and DANE
-scenarios; README.md documents each row and the verdict the RFCs expect
-from it. Standard library only; no network access.
+scenarios and the SMTP servers of their MX hosts; README.md documents each
+row and the verdict the RFCs expect from it. Standard library only; no
+network access.
 """
 
 import os
@@ -46,7 +53,9 @@ import time
 NS_ADDR = "127.0.0.2"        # NSD, authoritative for ".", "test.", ...
 NGINX_ADDR = "127.0.1.1"     # nginx: every ordinary policy host
 SLOW_ADDR = "127.0.1.2"      # slowhttps.py: mta-sts.slow.test
-MX_NET = "127.0.2."          # MX hosts: 127.0.2.1, .2, ... one per host
+MX_NET = "127.0.2."          # MX hosts: 127.0.2.1, .2, ... one per host;
+                             # Postfix smtpd on port 25 of those with an
+                             # SMTP server
 DEAD_ADDR = "127.0.0.99"     # "name server" of dead delegations: nothing
                              # listens there
 
@@ -106,7 +115,20 @@ def oversize(domain, size=70000):
 #           bytes, matching nothing)
 #   mx_certs True: every host of the row with an A record gets an EC P-256
 #           key and test-CA certificate STATEDIR/mx/<host>.{key,pem}
-#           (SAN = host) for the SMTP servers of later tests
+#           (SAN = host); the TLSA data are computed from these
+#   smtp    SMTP servers (Postfix smtpd, port 25) on the row's hosts: True =
+#           every host of the row with an A record, with kind "test"; or
+#           {host: kind}. The kind says what the server presents after
+#           STARTTLS (all keys EC P-256, in STATEDIR/mx/):
+#             "test"      <host>.{key,pem}: test CA, SAN = host
+#             "chain"     the same, with the test CA certificate after the
+#                         leaf (<host>.chain.pem), as DANE-TA requires
+#             "san:NAME"  <host>.{key,pem}: test CA, the only SAN is NAME
+#             "self"      <host>.{key,pem}: self-signed, SAN = host
+#             "other-key" <host>.other.{key,pem}: test CA, SAN = host, but
+#                         another key than <host>.{key,pem}, which the TLSA
+#                         records name
+#             "none"      no STARTTLS at all (smtpd_tls_security_level=none)
 #   sigfault [(owner, type, how)]: after signing, break the RRSIG covering
 #           owner/type: how "corrupt" (bytes of the signature changed) or
 #           "expire" (replaced by an RRSIG valid only in the past)
@@ -135,14 +157,16 @@ def dane(domain, **kw):
 
 
 SCENARIOS = [
-    dict(domain="enforce.test", ctype="text/plain; charset=utf-8"),
-    dict(domain="testing.test", body=lambda d: policy(d, mode="testing")),
+    dict(domain="enforce.test", ctype="text/plain; charset=utf-8",
+         smtp=True),
+    dict(domain="testing.test", body=lambda d: policy(d, mode="testing"),
+         smtp=True),
     dict(domain="none.test", body=lambda d: policy(d, mode="none", mx=[])),
     dict(domain="wildcard.test",
-         mx=[(10, "mx1"), (20, "deep.sub")],
+         mx=[(10, "mx1"), (20, "deep.sub")], smtp={"mx1": "test"},
          body=lambda d: policy(d, mx=["*." + d])),
     dict(domain="multi-mx.test",
-         mx=[(10, "mx1"), (20, "mx2")],
+         mx=[(10, "mx1"), (20, "mx2")], smtp=True,
          body=lambda d: policy(d, mx=["mx1." + d, "mx2." + d])),
     dict(domain="mx-mismatch.test",
          body=lambda d: policy(d, mx=["mail.elsewhere.test"])),
@@ -150,9 +174,12 @@ SCENARIOS = [
     dict(domain="bad-txt.test", txt=[["v=STSv1; id=bad-id!"]]),
     dict(domain="two-txt.test",
          txt=[["v=STSv1; id=one1"], ["v=STSv1; id=two2"]]),
-    dict(domain="split-txt.test", txt=[["v=STSv1; ", "id=split1"]]),
-    dict(domain="ext-txt.test", txt=[["v=STSv1; id=ext1; foo=bar"]]),
-    dict(domain="cname-txt.test", txt_cname="_mta-sts.enforce.test."),
+    dict(domain="split-txt.test", txt=[["v=STSv1; ", "id=split1"]],
+         smtp=True),
+    dict(domain="ext-txt.test", txt=[["v=STSv1; id=ext1; foo=bar"]],
+         smtp=True),
+    dict(domain="cname-txt.test", txt_cname="_mta-sts.enforce.test.",
+         smtp=True),
     dict(domain="http-404.test", http="404"),
     dict(domain="redirect.test",
          http="301 https://mta-sts.enforce.test/.well-known/mta-sts.txt"),
@@ -163,22 +190,24 @@ SCENARIOS = [
     dict(domain="oversize.test", body=oversize),
     dict(domain="no-version.test", body=lambda d: policy(d, version=False)),
     dict(domain="bad-mode.test", body=lambda d: policy(d, mode="strict")),
-    dict(domain="big-maxage.test",
+    dict(domain="big-maxage.test", smtp=True,
          body=lambda d: policy(d, max_age="9999999999")),
-    dict(domain="crlf.test", body=lambda d: policy(d, eol="\r\n")),
-    dict(domain="unknown-keys.test",
+    dict(domain="crlf.test", body=lambda d: policy(d, eol="\r\n"),
+         smtp=True),
+    dict(domain="unknown-keys.test", smtp=True,
          body=lambda d: policy(d, extra=["foo: bar", "x_ext.1: some value"])),
     dict(domain="slow.test", addr=SLOW_ADDR),
     dict(domain="no-addr.test", addr=None),
     # The unsigned child zone itself: a complete enforce setup whose DNS
     # validates as insecure (MTA-STS does not depend on DNSSEC).
-    dict(domain="insecure.test"),
+    dict(domain="insecure.test", smtp=True),
 
     # DANE (RFC 7672). MX hosts continue the address sequence (127.0.2.30
     # onwards). README.md gives the expected verdict of each row.
-    dane("dane-ee.test", tlsa={"mx1": [EE]}),
-    dane("dane-ta.test", tlsa={"mx1": ["2 0 1 ca-sha256"]}),
-    dane("dane-unusable.test",
+    dane("dane-ee.test", tlsa={"mx1": [EE]}, smtp=True),
+    dane("dane-ta.test", tlsa={"mx1": ["2 0 1 ca-sha256"]},
+         smtp={"mx1": "chain"}),
+    dane("dane-unusable.test", smtp=True,
          tlsa={"mx1": ["0 0 1 ca-sha256", "1 1 1 spki-sha256"]}),
     dane("dane-bogus.test", tlsa={"mx1": [EE]},
          sigfault=[("_25._tcp.mx1", "TLSA", "corrupt")]),
@@ -187,27 +216,42 @@ SCENARIOS = [
     dane("dane-unsigned.insecure.test", tlsa={"mx1": [EE]}),
     dane("insecure-mx.insecure.test", mx=[(10, "mx1.dane-ee.test.")]),
     dane("dane-cname.test", mx=[(10, "mx")], cname={"mx": "mx-target"},
-         tlsa={"mx-target": [EE]}),
+         tlsa={"mx-target": [EE]}, smtp=True),
     dane("dane-mixed.test", mx=[(10, "mx1"), (20, "mx2")],
-         tlsa={"mx1": [EE]}),
-    dane("dane-sts.test", sts=True, tlsa={"mx1": [EE]}),
+         tlsa={"mx1": [EE]}, smtp=True),
+    dane("dane-sts.test", sts=True, tlsa={"mx1": [EE]}, smtp=True),
     dane("dane-partial-sts.test", sts=True, mx=[(10, "mx1"), (20, "mx2")],
-         tlsa={"mx1": [EE]},
+         tlsa={"mx1": [EE]}, smtp=True,
          body=lambda d: policy(d, mx=["mx1." + d, "mx2." + d])),
-    dane("no-mx.test", mx=[], a=True, tlsa={"@": [EE]}),
+    dane("no-mx.test", mx=[], a=True, tlsa={"@": [EE]}, smtp=True),
     dane("null-mx.test", mx=[(0, ".")]),
-    dane("dane-malformed.test",
+    dane("dane-malformed.test", smtp=True,
          tlsa={"mx1": [EE, "3 1 1 random:20", "3 1 2 random:10"]}),
-    dane("dane-sha512.test",
+    dane("dane-sha512.test", smtp=True,
          tlsa={"mx1": ["3 1 1 random:32", "3 1 2 spki-sha512"]}),
     dane("addr-bogus.test", mx=[(10, "mx1"), (20, "mx2")],
-         tlsa={"mx2": [EE]}, sigfault=[("mx1", "A", "corrupt")]),
+         tlsa={"mx2": [EE]}, sigfault=[("mx1", "A", "corrupt")],
+         smtp={"mx2": "test"}),
     dane("addr-bogus-only.test", sigfault=[("mx1", "A", "corrupt")]),
     dane("mx-bogus.test", sigfault=[("@", "MX", "corrupt")]),
     dane("dane-tlsa-servfail.test", dead=["_25._tcp.mx1"]),
     # The resolver self-test's known-bogus name (TLSPOL_TEST_BOGUS_NAME).
     dane("selftest-bogus.test", mx=[], a=True, mx_certs=False,
          sigfault=[("@", "A", "corrupt")]),
+
+    # SMTP servers whose TLS fails verification or is missing (127.0.2.51
+    # onwards). README.md gives the expected verdict of each row.
+    dict(domain="badcert-sts.test", smtp={"mx1": "san:other-name.test"}),
+    dane("badcert-dane.test", tlsa={"mx1": [EE]}, smtp={"mx1": "other-key"}),
+    dict(domain="no-starttls.test", sts=False, smtp={"mx1": "none"}),
+    dict(domain="plain-may.test", sts=False, smtp={"mx1": "self"}),
+
+    # No MTA-STS: decided by a preload list (tests/data/preload) or a local
+    # override (tests/data/config/net.yaml) in the library's tests.
+    dict(domain="preload-enforce.test", sts=False, smtp=True),
+    dict(domain="preload-testing.test", sts=False, smtp=True),
+    dict(domain="preload-alias.test", sts=False, smtp=True),
+    dict(domain="local-secure.test", sts=False, smtp=True),
 ]
 
 
@@ -257,11 +301,13 @@ def tlsa_data(spec, host):
 
 
 def build_zones(serial):
-    """Return (records per zone, MX certificates to issue as [host],
-    RRSIG faults as [(zone, owner, type, how)])."""
+    """Return (records per zone, MX certificates to issue as
+    {host: (issuer, SAN)}, RRSIG faults as [(zone, owner, type, how)],
+    SMTP servers as [(host, address, kind)])."""
     records = {zone: [] for zone in ZONES}
-    mx_certs = []
+    mx_certs = {}
     faults = []
+    servers = []
 
     def add(name, ttl, rtype, rdata):
         records[zone_of(name)].append(
@@ -283,15 +329,15 @@ def build_zones(serial):
     mx_index = 0
     for sc in SCENARIOS:
         d = sc["domain"]
-        hosts = []                      # names that get an A record
+        hosts = {}                      # names that get an A record: address
 
         def address(name):
             nonlocal mx_index
             mx_index += 1
             if mx_index > 254:
                 raise ValueError("too many MX hosts for " + MX_NET + "0/24")
-            add(name, TTL, "A", MX_NET + str(mx_index))
-            hosts.append(name)
+            hosts[name] = MX_NET + str(mx_index)
+            add(name, TTL, "A", hosts[name])
 
         for pref, host in sc.get("mx", [(10, "mx1")]):
             if host == ".":
@@ -309,7 +355,26 @@ def build_zones(serial):
         if sc.get("a"):
             address(d)
         if sc.get("mx_certs"):
-            mx_certs.extend(hosts)
+            mx_certs.update((host, ("test", host)) for host in hosts)
+        smtp = sc.get("smtp") or {}
+        if smtp is True:
+            smtp = [(host, "test") for host in hosts]
+        else:
+            smtp = [(rel(host, d), kind) for host, kind in smtp.items()]
+        for host, kind in smtp:
+            if host not in hosts:
+                raise ValueError("smtp: no address for %s" % host)
+            if kind.startswith("san:"):
+                mx_certs[host] = ("test", kind[4:])
+            elif kind == "chain":
+                mx_certs[host] = ("test-chain", host)
+            elif kind == "self":
+                mx_certs[host] = ("self", host)
+            elif kind in ("test", "other-key"):
+                mx_certs[host] = ("test", host)
+            elif kind != "none":
+                raise ValueError("smtp: unknown kind %s for %s" % (kind, host))
+            servers.append((host, hosts[host], kind))
 
         for host, rrs in sc.get("tlsa", {}).items():
             base = rel(host, d)
@@ -347,7 +412,7 @@ def build_zones(serial):
             # Keep the name in existence (NODATA for A/AAAA, not NXDOMAIN).
             add("mta-sts." + d, TTL, "TXT",
                 txt_rdata(["policy host without address records"]))
-    return records, mx_certs, faults
+    return records, mx_certs, faults, servers
 
 
 def write(path, text, mode="w"):
@@ -398,6 +463,100 @@ NGINX_SERVER = """
         location / {{ return 404; }}
     }}
 """
+
+
+POSTFIX_MAIN = """\
+# Generated by tests/net/gen.py; do not edit.
+# The test network's Postfix: smtpd only, one per SMTP server address
+# (master.cf). EHLO, STARTTLS and MAIL work; every RCPT is rejected, so
+# nothing is ever queued or delivered.
+compatibility_level = 3.6
+queue_directory = {pf}/queue
+data_directory = {pf}/data
+mail_owner = postfix
+setgid_group = postdrop
+inet_protocols = ipv4
+myhostname = postfix.test
+mydestination =
+relay_domains =
+local_recipient_maps =
+relay_recipient_maps =
+alias_maps =
+alias_database =
+biff = no
+smtpd_recipient_restrictions = reject
+# No PTR lookups: clients are "unknown[127.0.0.1]".
+smtpd_peername_lookup = no
+# Each service in master.cf sets its own level, certificate and key.
+smtpd_tls_security_level = none
+smtpd_tls_loglevel = 1
+# All daemons log through postlogd to this file (no syslog).
+maillog_file = {pf}/maillog
+maillog_file_prefixes = {pf}
+"""
+
+POSTFIX_MASTER_HEAD = """\
+# Generated by tests/net/gen.py; do not edit.
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+"""
+
+POSTFIX_MASTER_TAIL = """\
+cleanup   unix  n       -       n       -       0       cleanup
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+anvil     unix  -       -       n       -       1       anvil
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
+postlog   unix-dgram n  -       n       -       1       postlogd
+"""
+
+
+def served_files(mx, host, kind):
+    """The certificate (chain) and key files an SMTP server of KIND
+    presents, or (None, None) without STARTTLS."""
+    if kind == "none":
+        return None, None
+    if kind == "chain":
+        return os.path.join(mx, host + ".chain.pem"), \
+            os.path.join(mx, host + ".key")
+    if kind == "other-key":
+        host += ".other"
+    return os.path.join(mx, host + ".pem"), os.path.join(mx, host + ".key")
+
+
+def postfix_conf(state, servers):
+    """Write postfix/conf/{main,master}.cf and postfix/servers.tsv. The
+    queue and data directories are not below conf/: "postfix start" wants
+    everything there owned by root."""
+    pf = os.path.join(state, "postfix")
+    mx = os.path.join(state, "mx")
+    if any(c.isspace() for c in state):
+        raise SystemExit("gen.py: STATEDIR must not contain white space "
+                         "(Postfix's master.cf)")
+    master = [POSTFIX_MASTER_HEAD]
+    rows = []
+    for host, addr, kind in servers:
+        cert, key = served_files(mx, host, kind)
+        opts = ["syslog_name=postfix/" + host, "myhostname=" + host]
+        if cert is None:
+            opts.append("smtpd_tls_security_level=none")
+        else:
+            opts += ["smtpd_tls_security_level=may",
+                     "smtpd_tls_cert_file=" + cert,
+                     "smtpd_tls_key_file=" + key]
+        master.append("%s:25 inet n - n - - smtpd\n" % addr)
+        master.extend("    -o %s\n" % o for o in opts)
+        rows.append("%s\t%s\t%s\t%s\t%s\n" % (
+            host, addr, kind, cert or "-", key or "-"))
+    master.append(POSTFIX_MASTER_TAIL)
+    write(os.path.join(pf, "conf", "main.cf"), POSTFIX_MAIN.format(pf=pf))
+    write(os.path.join(pf, "conf", "master.cf"), "".join(master))
+    # Postfix rereads a file modified less than about 2 s ago, 300 ms
+    # apart, until it is older: that made "postfix start" (and each new
+    # daemon) 1 s slower. Backdate both files.
+    past = time.time() - 60
+    for name in ("main.cf", "master.cf"):
+        os.utime(os.path.join(pf, "conf", name), (past, past))
+    write(os.path.join(pf, "servers.tsv"), "".join(rows))
+    os.makedirs(os.path.join(pf, "queue"), exist_ok=True)
 
 
 def nginx_action(sc, body_path):
@@ -488,7 +647,7 @@ def main():
     ngx = os.path.join(state, "nginx")
     serial = int(time.time())
 
-    records, mx_certs, faults = build_zones(serial)
+    records, mx_certs, faults, servers = build_zones(serial)
     for zone, rrs in records.items():
         name = (zone or "root") + ".zone"
         origin = fqdn(zone) if zone else "."
@@ -499,7 +658,7 @@ def main():
           "".join("%s\t%s\t%s\t%s\n" % f for f in faults))
 
     # Certificates: the default server's, one per policy host (in pki/),
-    # one per DANE MX host (in mx/).
+    # one per DANE MX host and SMTP server (in mx/).
     certs = [("default", "test", "nginx-default.test", "pki")]
     conf = [NGINX_HEAD.format(n=ngx, p=pki, addr=NGINX_ADDR)]
     for sc in SCENARIOS:
@@ -523,7 +682,11 @@ def main():
     write(os.path.join(ngx, "nginx.conf"), "".join(conf))
     for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         os.makedirs(os.path.join(ngx, "tmp", sub), exist_ok=True)
-    certs.extend((host, "test", host, "mx") for host in mx_certs)
+    certs.extend((host, issuer, san, "mx")
+                 for host, (issuer, san) in mx_certs.items())
+    certs.extend((host + ".other", "test", host, "mx")
+                 for host, _, kind in servers if kind == "other-key")
+    postfix_conf(state, servers)
     write(os.path.join(state, "certs.tsv"),
           "".join("%s\t%s\t%s\t%s\n" % c for c in certs))
 

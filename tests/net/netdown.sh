@@ -41,6 +41,7 @@ pids=()
 while read -r pidfile comm; do
     [[ -r $pidfile ]] || continue
     pid=$(head -n 1 -- "$pidfile" 2>/dev/null || true)
+    pid=${pid//[[:space:]]/}            # Postfix pads its pid with blanks
     if [[ $pid =~ ^[0-9]+$ ]] && ours "$pid" "$comm"; then
         pids+=("$pid")
     fi
@@ -52,6 +53,7 @@ $state/proxy/notcp.pid python3
 $state/nginx/nginx.pid nginx
 $state/unbound/unbound.pid unbound
 $state/nsd/nsd.pid nsd
+$state/postfix/queue/pid/master.pid master
 EOF
 
 # Anything else inside the namespace (children, leftovers of a killed run).

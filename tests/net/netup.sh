@@ -7,12 +7,15 @@
 # (nginx on 127.0.1.1:443) and a stalling HTTPS server (slowhttps.py on
 # 127.0.1.2:443), and two faulty resolver paths in front of Unbound for
 # the library's resolver self-test (dnsproxy.py: "strip" on 127.0.0.3,
-# "notcp" on 127.0.0.4). Keys, certificates (also those of the DANE MX
+# "notcp" on 127.0.0.4), and SMTP servers with STARTTLS on the MX hosts
+# (one Postfix instance, one smtpd per address 127.0.2.N:25, logging to
+# STATEDIR/postfix/maillog). Keys, certificates (also those of the MX
 # hosts, in STATEDIR/mx), TLSA data and zones are made fresh each time;
 # every file, pid and log lives in STATEDIR. Idempotent: whatever an
 # earlier run left (in STATEDIR or in the namespace) is torn down first.
 # Writes STATEDIR/env (shell "export" lines) and returns once Unbound
-# answers a DNSSEC-validated query and the policy host serves a policy.
+# answers a DNSSEC-validated query, the policy host serves a policy and
+# an MX host's smtpd completes a verified STARTTLS handshake.
 # The scenarios are in gen.py; README.md describes them.
 #
 # The machine's own /etc/resolv.conf and trust store are never touched:
@@ -26,18 +29,20 @@ timeout=${TLSPOL_NET_TIMEOUT:-10}       # seconds per service
 
 die() { printf 'netup: error: %s\n' "$*" >&2; exit 1; }
 
-# die_log NAME LOGFILE: a service failed; show the end of its log and stop.
+# die_log NAME LOGFILE...: a service failed; show the end of its logs and
+# stop.
 die_log() {
     printf 'netup: error: %s did not come up; last lines of %s:\n' \
-        "$1" "$2" >&2
-    tail -n 25 -- "$2" >&2 2>/dev/null || printf '  (no log)\n' >&2
+        "$1" "${*:2}" >&2
+    tail -n 25 -- "${@:2}" >&2 2>/dev/null || printf '  (no log)\n' >&2
     exit 1
 }
 
 [[ $# -eq 1 && -n $1 ]] || { echo "usage: netup.sh STATEDIR" >&2; exit 2; }
 [[ $EUID -eq 0 ]] || die "must run as root (network namespaces)"
 for tool in ip openssl ldns-keygen ldns-signzone nsd nsd-checkconf \
-    unbound unbound-checkconf nginx drill python3 setsid curl; do
+    unbound unbound-checkconf nginx drill python3 setsid curl postfix \
+    runuser; do
     command -v "$tool" >/dev/null || die "missing tool: $tool"
 done
 # dnsproxy.py needs dnspython (Debian: python3-dnspython), in Debian's
@@ -57,6 +62,13 @@ readonly py
 mkdir -p -- "$1"
 state=$(cd -- "$1" && pwd)
 readonly state
+# Postfix's master and daemons open files below STATEDIR/postfix as the
+# user postfix, so that user must be able to pass through STATEDIR
+# (mktemp -d makes it 0700) and its parents. 0711: search, no listing;
+# the private keys in it stay 0600.
+chmod go+x -- "$state"
+runuser -u postfix -- test -x "$state/." ||
+    die "the user postfix cannot reach $state (check its parent directories)"
 ns=${TLSPOL_NETNS:-tlspol-test}
 readonly ns
 [[ $ns =~ ^[A-Za-z0-9_.-]+$ ]] || die "bad namespace name: $ns"
@@ -82,7 +94,7 @@ rm -rf -- "$state/dns" "$state/pki" "$state/www" "$state/nginx" \
     "$state/nsd" "$state/unbound" "$state/slow" "$state/certs.tsv" \
     "$state/ca.pem" "$state/ca.key" "$state/rogue-ca.pem" \
     "$state/rogue-ca.key" "$state/root.ds" "$state/root.key" "$state/env" \
-    "$state/mx" "$state/proxy" "$state/wrong-root.ds"
+    "$state/mx" "$state/proxy" "$state/wrong-root.ds" "$state/postfix"
 
 # --- 1. Namespace --------------------------------------------------------
 ip netns add "$ns"
@@ -101,6 +113,8 @@ write_env() {
         printf 'export TLSPOL_TEST_NOTCP_RESOLVER=%q\n' 127.0.0.4
         printf 'export TLSPOL_TEST_WRONG_TA=%q\n' "$state/wrong-root.ds"
         printf 'export TLSPOL_TEST_BOGUS_NAME=%q\n' selftest-bogus.test
+        printf 'export TLSPOL_TEST_SMTP=%q\n' 1
+        printf 'export TLSPOL_TEST_MAILLOG=%q\n' "$state/postfix/maillog"
     } >"$state/env.tmp"
     mv -- "$state/env.tmp" "$state/env"
 }
@@ -124,6 +138,18 @@ new_ca() {
 new_ca ca "libtlspol test CA"
 new_ca rogue-ca "libtlspol rogue CA (not trusted)"
 
+# The extensions of every leaf certificate; new_leaf adds the SAN.
+cat >"$pki/leaf.cnf" <<EOF
+[ req ]
+distinguished_name = dn
+[ dn ]
+[ leaf ]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature
+extendedKeyUsage = serverAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid
+EOF
 # openssl ca is the only OpenSSL 3.0 way to set a notBefore in the past.
 : >"$pki/ca-db/index.txt"
 cat >"$pki/ca-db/openssl.cnf" <<EOF
@@ -136,44 +162,48 @@ serial = $pki/ca-db/serial
 default_md = sha256
 policy = policy_any
 unique_subject = no
+copy_extensions = copy
 [ policy_any ]
 commonName = supplied
 EOF
 openssl rand -hex 8 >"$pki/ca-db/serial"
 
-# x509_sign BASE CA EXTFILE: issue BASE.pem from BASE.csr, 30 days.
-x509_sign() {
-    openssl x509 -req -in "$1.csr" -CA "$state/$2.pem" \
-        -CAkey "$state/$2.key" -set_serial "0x$(openssl rand -hex 8)" \
-        -days 30 -extfile "$3" -out "$1.pem" 2>/dev/null
-}
-
 # new_leaf NAME ISSUER SAN DIR: P-256 key, serverAuth cert with one DNS
-# SAN, as STATEDIR/DIR/NAME.{key,pem}.
+# SAN, as STATEDIR/DIR/NAME.{key,pem}, valid for 30 days. ISSUER: "test"
+# or "rogue" (that CA), "test-chain" (test CA; also writes NAME.chain.pem,
+# the leaf followed by the test CA), "self" (self-signed) or "expired"
+# (test CA, valid from 60 to 30 days ago). One openssl run per
+# certificate (req -x509 -CA), except for "expired".
 new_leaf() {
     local name=$1 issuer=$2 san=$3 base=$state/$4/$1
-    local ext=$base.ext
-    printf '%s\n' "basicConstraints=critical,CA:FALSE" \
-        "keyUsage=critical,digitalSignature" \
-        "extendedKeyUsage=serverAuth" \
-        "subjectAltName=DNS:$san" \
-        "subjectKeyIdentifier=hash" \
-        "authorityKeyIdentifier=keyid" >"$ext"
-    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-        -keyout "$base.key" -out "$base.csr" \
-        -subj "/CN=$san" 2>/dev/null
+    local req=(openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256
+        -nodes -keyout "$base.key" -subj "/CN=$san" -config "$pki/leaf.cnf"
+        -addext "subjectAltName=DNS:$san")
+    local x509=(-x509 -extensions leaf -days 30 -out "$base.pem"
+        -set_serial "$(printf '0x%08x%08x' "$SRANDOM" "$SRANDOM")")
     case $issuer in
-    test) x509_sign "$base" ca "$ext" ;;
-    rogue) x509_sign "$base" rogue-ca "$ext" ;;
+    test | test-chain)
+        "${req[@]}" "${x509[@]}" -CA "$state/ca.pem" \
+            -CAkey "$state/ca.key" 2>/dev/null ;;
+    rogue)
+        "${req[@]}" "${x509[@]}" -CA "$state/rogue-ca.pem" \
+            -CAkey "$state/rogue-ca.key" 2>/dev/null ;;
+    self) "${req[@]}" "${x509[@]}" 2>/dev/null ;;
     expired)
-        openssl ca -batch -notext -config "$pki/ca-db/openssl.cnf" \
-            -cert "$state/ca.pem" -keyfile "$state/ca.key" \
-            -in "$base.csr" -out "$base.pem" -extfile "$ext" \
-            -startdate "$(date -u -d '-60 days' +%Y%m%d%H%M%SZ)" \
-            -enddate "$(date -u -d '-30 days' +%Y%m%d%H%M%SZ)" 2>/dev/null ;;
+        "${req[@]}" -out "$base.csr" 2>/dev/null &&
+            openssl ca -batch -notext -config "$pki/ca-db/openssl.cnf" \
+                -cert "$state/ca.pem" -keyfile "$state/ca.key" \
+                -in "$base.csr" -out "$base.pem" \
+                -extfile "$pki/leaf.cnf" -extensions leaf \
+                -startdate "$(date -u -d '-60 days' +%Y%m%d%H%M%SZ)" \
+                -enddate "$(date -u -d '-30 days' +%Y%m%d%H%M%SZ)" 2>/dev/null
+        ;;
     *) die "unknown issuer '$issuer' for $name" ;;
-    esac
-    rm -f -- "$base.csr" "$ext"
+    esac || return
+    rm -f -- "$base.csr"
+    if [[ $issuer == test-chain ]]; then
+        cat -- "$base.pem" "$state/ca.pem" >"$base.chain.pem"
+    fi
 }
 # All at once: each is independent (one "expired" at most uses ca-db).
 pids=()
@@ -216,6 +246,16 @@ sed -i -f "$state/dns/tlsa.sed" "$state"/dns/*.zone
 if grep -l '%%' "$state"/dns/*.zone >&2; then
     die "TLSA placeholders left in the zone files above"
 fi
+
+# --- 3c. Postfix: the SMTP servers on 127.0.2.N:25 ------------------------
+# One instance with its own configuration directory (gen.py wrote
+# postfix/conf/main.cf and master.cf), master as root, daemons as user
+# postfix, all inside the namespace. "postfix start" creates and checks
+# the queue (0.3 s), so it runs in the background while the zones are
+# signed; step 10 waits for it.
+pf=$state/postfix
+in_ns postfix -c "$pf/conf" start </dev/null >"$pf/start.log" 2>&1 &
+pf_start=$!
 
 # --- 4. DNSSEC: keys, signatures, DS chain, trust anchor -----------------
 dns=$state/dns
@@ -390,6 +430,7 @@ drill_ok() {
 }
 
 wait_for nsd "$state/nsd/nsd.log" drill_ok aa 127.0.0.2 . SOA
+wait "$pf_start" || die_log postfix "$pf/start.log" "$pf/maillog"
 wait_for nginx "$ngx/error.log" tcp_open 127.0.1.1 443
 wait_for slowhttps.py "$state/slow/slowhttps.log" \
     test -s "$state/slow/slowhttps.pid"
@@ -411,6 +452,16 @@ wait_for "dnsproxy.py notcp" "$state/proxy/notcp.log" \
 wait_for "nginx (policy fetch of mta-sts.enforce.test)" "$ngx/error.log" \
     in_ns curl -fsS --max-time 2 --cacert "$state/ca.pem" \
     https://mta-sts.enforce.test/.well-known/mta-sts.txt
+# ... and an SMTP server: the MX name through Unbound, STARTTLS, a chain
+# that verifies against the test CA for the host name.
+smtp_ok() {
+    in_ns env SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent \
+        timeout 5 openssl s_client -brief -starttls smtp \
+        -connect "$1:25" -servername "$1" -CAfile "$state/ca.pem" \
+        -verify_hostname "$1" -verify_return_error </dev/null
+}
+wait_for "postfix (STARTTLS on mx1.enforce.test:25)" "$pf/maillog" \
+    smtp_ok mx1.enforce.test
 
 elapsed=$(awk -v a="$start_time" -v b="$EPOCHREALTIME" \
     'BEGIN { printf "%.1f", b - a }')

@@ -3,8 +3,8 @@
 #
 # Run inside the namespace with the network up, normally as
 #     tests/net/with-net.sh tests/net/selftest.sh
-# Uses only drill and curl (no libtlspol). Prints one line per check and
-# exits non-zero if any check fails.
+# Uses only drill, curl, openssl and ss (no libtlspol). Prints one line
+# per check and exits non-zero if any check fails.
 set -euo pipefail
 
 if [[ -z ${TLSPOL_TEST_RESOLVER:-} ]]; then
@@ -381,34 +381,63 @@ _25._tcp.mx1.dane-sha512.test 3 1 1 random:32, 3 1 2 spki-sha512
 _25._tcp.mx2.addr-bogus.test 3 1 1 spki-sha256
 END
 
-# The MX host keys and certificates in STATEDIR/mx: a P-256 key that
-# matches the certificate, issued by the test CA for serverAuth, SAN = the
-# host name. One per host with an A record in a DANE scenario.
+# The MX host keys and certificates in STATEDIR/mx (*.chain.pem aside): a
+# P-256 key that matches the certificate, for serverAuth, issued by the
+# test CA with SAN = the file name, unless this table says otherwise:
+# FILE ISSUER (test or self) SAN. One per host with an A record in a DANE
+# scenario and per SMTP server; TLSA data are computed from <host>.pem.
+declare -A mx_issuer=() mx_san=()
+while read -r f issuer san; do
+    mx_issuer[$f]=$issuer
+    mx_san[$f]=$san
+done <<'END'
+mx1.badcert-sts.test test other-name.test
+mx1.badcert-dane.test.other test mx1.badcert-dane.test
+mx1.plain-may.test self mx1.plain-may.test
+END
 n=0
 for pem in "$state"/mx/*.pem; do
-    host=$(basename "$pem" .pem)
+    f=$(basename "$pem" .pem)
+    [[ $f == *.chain ]] && continue
     n=$((n + 1))
-    key_spki=$(openssl pkey -in "$state/mx/$host.key" -pubout -outform DER |
+    san=${mx_san[$f]:-$f}
+    issuer=${mx_issuer[$f]:-test}
+    ca=$TLSPOL_TEST_CA
+    [[ $issuer == self ]] && ca=$pem    # verifies only if self-signed
+    key_spki=$(openssl pkey -in "$state/mx/$f.key" -pubout -outform DER |
         openssl dgst -sha256 -r)
     crt_spki=$(openssl x509 -in "$pem" -noout -pubkey |
         openssl pkey -pubin -outform DER | openssl dgst -sha256 -r)
-    if ! openssl verify -CAfile "$TLSPOL_TEST_CA" -no-CApath -no-CAstore \
-        -purpose sslserver -verify_hostname "$host" "$pem" >/dev/null 2>&1
+    if ! openssl verify -CAfile "$ca" -no-CApath -no-CAstore \
+        -purpose sslserver -verify_hostname "$san" "$pem" >/dev/null 2>&1
     then
-        bad "mx cert $host: does not verify (test CA, serverAuth, SAN)"
+        bad "mx cert $f: does not verify ($issuer, serverAuth, SAN $san)"
     elif [[ $key_spki != "$crt_spki" ]]; then
-        bad "mx cert $host: key does not match the certificate"
-    elif ! openssl pkey -in "$state/mx/$host.key" -noout -text |
+        bad "mx cert $f: key does not match the certificate"
+    elif ! openssl pkey -in "$state/mx/$f.key" -noout -text |
         grep -q 'NIST CURVE: P-256'; then
-        bad "mx cert $host: key is not P-256"
+        bad "mx cert $f: key is not P-256"
     else
-        ok "mx cert $host: P-256, test CA, SAN $host, key matches"
+        ok "mx cert $f: P-256, issuer $issuer, SAN $san, key matches"
     fi
 done
-if ((n == 20)); then
+if ((n == 40)); then
     ok "mx certs: $n"
 else
-    bad "mx certs: want 20, got $n"
+    bad "mx certs: want 40, got $n"
+fi
+if cmp -s "$state/mx/mx1.dane-ta.test.chain.pem" \
+    <(cat "$state/mx/mx1.dane-ta.test.pem" "$TLSPOL_TEST_CA"); then
+    ok "mx cert mx1.dane-ta.test.chain: the leaf, then the test CA"
+else
+    bad "mx cert mx1.dane-ta.test.chain: not the leaf and the test CA"
+fi
+if [[ $(openssl x509 -in "$state/mx/mx1.badcert-dane.test.other.pem" \
+    -noout -pubkey) != "$(openssl x509 -noout -pubkey \
+    -in "$state/mx/mx1.badcert-dane.test.pem")" ]]; then
+    ok "mx cert mx1.badcert-dane.test.other: another key than the TLSA's"
+else
+    bad "mx cert mx1.badcert-dane.test.other: same key as the TLSA's"
 fi
 
 # MTA-STS next to DANE.
@@ -418,6 +447,255 @@ done
 has dane-sts.test yes $'\nmx: mx1.dane-sts.test\nmax_age'
 has dane-partial-sts.test yes \
     $'\nmx: mx1.dane-partial-sts.test\nmx: mx2.dane-partial-sts.test\n'
+
+# ---- SMTP -------------------------------------------------------------------
+# Where the Postfix log stood when this run began.
+log_start=$(wc -c <"$TLSPOL_TEST_MAILLOG" 2>/dev/null || echo 0)
+# The SMTP servers of the MX hosts: one Postfix instance inside the
+# namespace, one smtpd per address, logging to TLSPOL_TEST_MAILLOG.
+# HOST ADDR CERT PKIX DANE, one row per server:
+#   ADDR  the address of HOST in DNS, where its smtpd listens (port 25)
+#   CERT  what the server presents after STARTTLS, exactly: the PEM file
+#         STATEDIR/mx/CERT.pem (*.chain: the leaf, then the test CA); "-":
+#         no STARTTLS
+#   PKIX  openssl s_client -starttls smtp, the test CA as the only trust
+#         anchor, HOST as SNI and reference identifier: ok (verified),
+#         name (fails: hostname mismatch), self (fails: self-signed;
+#         without verification the handshake works: opportunistic TLS),
+#         nostarttls (EHLO offers no STARTTLS and s_client fails)
+#   DANE  s_client with the TLSA RRset of _25._tcp.HOST as Unbound gives
+#         it, -dane_tlsa_domain HOST, no trusted CA at all: ok (a record
+#         matches), fail (none matches), "-" (no usable TLSA record)
+: "${TLSPOL_TEST_MAILLOG:?}"
+# smtp_tls ADDR HOST S_CLIENT_OPTIONS...: STARTTLS handshake, stdin empty
+# (s_client closes right after it); prints s_client's output.
+smtp_tls() {
+    SSL_CERT_FILE=/dev/null SSL_CERT_DIR=/nonexistent timeout 10 \
+        openssl s_client -starttls smtp -connect "$1:25" -servername "$2" \
+        -no-CApath -no-CAstore "${@:3}" </dev/null 2>&1
+}
+# smtp_reply: read one SMTP reply (all its lines) from fd 3, CRs removed.
+smtp_reply() {
+    local line
+    while IFS= read -r -t 5 line <&3; do
+        line=${line%$'\r'}
+        printf '%s\n' "$line"
+        [[ $line =~ ^[0-9]{3}- ]] || return 0
+    done
+    return 1
+}
+# smtp_ehlo ADDR: print the greeting and the reply to EHLO, then QUIT.
+smtp_ehlo() (
+    exec 3<>"/dev/tcp/$1/25" || exit 1
+    smtp_reply || exit 1
+    printf 'EHLO selftest.test\r\n' >&3
+    smtp_reply || exit 1
+    printf 'QUIT\r\n' >&3
+    smtp_reply >/dev/null || true
+)
+# pem_blocks: the PEM certificates in stdin, nothing else.
+pem_blocks() {
+    sed -n '/^-----BEGIN CERTIFICATE-----$/,/^-----END CERTIFICATE-----$/p'
+}
+smtp_hosts=()
+smtp_addrs=()
+declare -A smtp_pkix=() smtp_dane=()
+while read -r host addr cert pkix dane; do
+    smtp_hosts+=("$host")
+    smtp_addrs+=("$addr")
+    smtp_pkix[$host]=$pkix
+    smtp_dane[$host]=$dane
+    what="smtp $host ($addr)"
+    # DNS points at the server.
+    got=$(drill "$host" A "@$res" | awk '/^;; ANSWER SECTION/ { a = 1; next }
+        /^;; / { a = 0 } a && $4 == "A" { print $5 }')
+    if [[ $got == "$addr" ]]; then
+        ok "$what: A $addr"
+    else
+        bad "$what: A is '$got'"
+    fi
+    # Greeting and EHLO: STARTTLS offered unless PKIX is nostarttls.
+    out=$(smtp_ehlo "$addr" 2>&1) || true
+    offers=no
+    grep -Eq '^250[- ]STARTTLS$' <<<"$out" && offers=yes
+    want=yes
+    [[ $pkix == nostarttls ]] && want=no
+    if ! grep -q "^220 $host ESMTP" <<<"$out"; then
+        bad "$what: greeting: $(head -n 1 <<<"$out")"
+    elif ! grep -q "^250-$host\$" <<<"$out"; then
+        bad "$what: no EHLO reply: $(tail -n 1 <<<"$out")"
+    elif [[ $offers != "$want" ]]; then
+        bad "$what: EHLO offers STARTTLS: $offers, want $want"
+    else
+        ok "$what: 220 $host, EHLO offers STARTTLS: $offers"
+    fi
+    # PKIX: the test CA, HOST as the reference identifier.
+    out=$(smtp_tls "$addr" "$host" -CAfile "$TLSPOL_TEST_CA" \
+        -verify_hostname "$host" -verify_return_error -showcerts) &&
+        rc=0 || rc=$?
+    case $pkix in
+    ok)
+        if ((rc == 0)) && grep -q '^Verification: OK$' <<<"$out" &&
+            grep -q "^Verified peername: $host\$" <<<"$out"; then
+            ok "$what: STARTTLS, PKIX verified for $host"
+        else
+            bad "$what: PKIX: exit $rc: $(grep -m 1 -i error <<<"$out")"
+        fi ;;
+    name | self)
+        err="hostname mismatch"
+        [[ $pkix == self ]] && err="self-signed certificate"
+        if ((rc != 0)) && grep -q "^verify error:num=[0-9]*:$err\$" \
+            <<<"$out"; then
+            ok "$what: STARTTLS, PKIX fails: $err"
+        else
+            bad "$what: PKIX: want '$err', got exit $rc:" \
+                "$(grep -m 1 -i error <<<"$out")"
+        fi ;;
+    nostarttls)
+        if ((rc != 0)) &&
+            grep -q "Didn't find STARTTLS in server response" <<<"$out"; then
+            ok "$what: s_client -starttls smtp fails: no STARTTLS"
+        else
+            bad "$what: s_client -starttls smtp: exit $rc"
+        fi ;;
+    esac
+    # What the server presents, exactly.
+    if [[ $cert != - ]]; then
+        if [[ $(pem_blocks <<<"$out") == \
+            "$(pem_blocks <"$state/mx/$cert.pem")" ]]; then
+            ok "$what: presents mx/$cert.pem" \
+                "($(pem_blocks <<<"$out" | grep -c BEGIN) certificate(s))"
+        else
+            bad "$what: does not present mx/$cert.pem"
+        fi
+    fi
+    # Opportunistic TLS: no verification at all.
+    if [[ $pkix == self ]]; then
+        if out=$(smtp_tls "$addr" "$host" -brief) &&
+            grep -q '^CONNECTION ESTABLISHED$' <<<"$out"; then
+            ok "$what: STARTTLS without verification works"
+        else
+            bad "$what: STARTTLS without verification fails"
+        fi
+    fi
+    # DANE: the published TLSA RRset, no CA trusted.
+    [[ $dane == - ]] && continue
+    tlsa=()
+    while read -r rr; do
+        tlsa+=(-dane_tlsa_rrdata "$rr")
+    done < <(drill -D "_25._tcp.$host" TLSA "@$res" | awk '
+        /^;; ANSWER SECTION/ { a = 1; next } /^;; / { a = 0 }
+        a && $4 == "TLSA" { print $5, $6, $7, $8 }')
+    if ((${#tlsa[@]} == 0)); then
+        bad "$what: no TLSA records at _25._tcp.$host"
+        continue
+    fi
+    out=$(smtp_tls "$addr" "$host" -no-CAfile -dane_tlsa_domain "$host" \
+        "${tlsa[@]}" -verify_return_error -brief) && rc=0 || rc=$?
+    matched=$(grep -o '^DANE TLSA [0-9] [0-9] [0-9] .* matched [A-Z]* cert' \
+        <<<"$out" || true)
+    if [[ $dane == ok ]] && ((rc == 0)) && [[ -n $matched ]]; then
+        ok "$what: DANE: $matched"
+    elif [[ $dane == fail ]] && ((rc != 0)) &&
+        grep -q '^verify error:num=[0-9]*:no matching DANE TLSA records$' \
+            <<<"$out"; then
+        ok "$what: DANE fails: no matching DANE TLSA records"
+    else
+        bad "$what: DANE: want $dane, got exit $rc:" \
+            "$(grep -m 1 -i 'error' <<<"$out")"
+    fi
+done <<'END'
+mx1.enforce.test 127.0.2.1 mx1.enforce.test ok -
+mx1.testing.test 127.0.2.2 mx1.testing.test ok -
+mx1.wildcard.test 127.0.2.4 mx1.wildcard.test ok -
+mx1.multi-mx.test 127.0.2.6 mx1.multi-mx.test ok -
+mx2.multi-mx.test 127.0.2.7 mx2.multi-mx.test ok -
+mx1.split-txt.test 127.0.2.12 mx1.split-txt.test ok -
+mx1.ext-txt.test 127.0.2.13 mx1.ext-txt.test ok -
+mx1.cname-txt.test 127.0.2.14 mx1.cname-txt.test ok -
+mx1.big-maxage.test 127.0.2.24 mx1.big-maxage.test ok -
+mx1.crlf.test 127.0.2.25 mx1.crlf.test ok -
+mx1.unknown-keys.test 127.0.2.26 mx1.unknown-keys.test ok -
+mx1.insecure.test 127.0.2.29 mx1.insecure.test ok -
+mx1.dane-ee.test 127.0.2.30 mx1.dane-ee.test ok ok
+mx1.dane-ta.test 127.0.2.31 mx1.dane-ta.test.chain ok ok
+mx1.dane-unusable.test 127.0.2.32 mx1.dane-unusable.test ok -
+mx-target.dane-cname.test 127.0.2.36 mx-target.dane-cname.test ok ok
+mx1.dane-mixed.test 127.0.2.37 mx1.dane-mixed.test ok ok
+mx2.dane-mixed.test 127.0.2.38 mx2.dane-mixed.test ok -
+mx1.dane-sts.test 127.0.2.39 mx1.dane-sts.test ok ok
+mx1.dane-partial-sts.test 127.0.2.40 mx1.dane-partial-sts.test ok ok
+mx2.dane-partial-sts.test 127.0.2.41 mx2.dane-partial-sts.test ok -
+no-mx.test 127.0.2.42 no-mx.test ok ok
+mx1.dane-malformed.test 127.0.2.43 mx1.dane-malformed.test ok ok
+mx1.dane-sha512.test 127.0.2.44 mx1.dane-sha512.test ok ok
+mx2.addr-bogus.test 127.0.2.46 mx2.addr-bogus.test ok ok
+mx1.badcert-sts.test 127.0.2.51 mx1.badcert-sts.test name -
+mx1.badcert-dane.test 127.0.2.52 mx1.badcert-dane.test.other ok fail
+mx1.no-starttls.test 127.0.2.53 - nostarttls -
+mx1.plain-may.test 127.0.2.54 mx1.plain-may.test self -
+mx1.preload-enforce.test 127.0.2.55 mx1.preload-enforce.test ok -
+mx1.preload-testing.test 127.0.2.56 mx1.preload-testing.test ok -
+mx1.preload-alias.test 127.0.2.57 mx1.preload-alias.test ok -
+mx1.local-secure.test 127.0.2.58 mx1.local-secure.test ok -
+END
+# Only these addresses listen on port 25.
+listening=$(ss -Htln 'sport = :25' | awk '{ sub(/:25$/, "", $4); print $4 }' |
+    sort -V | tr '\n' ' ')
+want=$(printf '%s\n' "${smtp_addrs[@]}" | sort -V | tr '\n' ' ')
+if [[ $listening == "$want" ]]; then
+    ok "smtp: port 25 open on exactly the ${#smtp_addrs[@]} server addresses"
+else
+    bad "smtp: port 25 open on [$listening], want [$want]"
+fi
+
+# The Postfix log (postlogd writes it a moment after the event): every
+# server logged the connections above, with the TLS outcome.
+# log_has HOST TEXT: a line of HOST's smtpd contains TEXT (2 s to appear)
+# (only what this run logged: other clients may have connected before)
+log_new() { tail -c "+$((log_start + 1))" "$TLSPOL_TEST_MAILLOG"; }
+log_has() {
+    local i
+    for i in $(seq 20); do
+        log_new | grep -Eq "postfix/$1/smtpd\[[0-9]+\]: .*$2" &&
+            return 0
+        ((i < 20)) && sleep 0.1
+    done
+    return 1
+}
+for host in "${smtp_hosts[@]}"; do
+    pkix=${smtp_pkix[$host]} dane=${smtp_dane[$host]}
+    if ! log_has "$host" 'disconnect from'; then
+        bad "maillog $host: no connection logged"
+        continue
+    fi
+    # A TLS handshake above completed (server side).
+    if [[ $pkix == ok || $pkix == self || $dane == ok ]]; then
+        if log_has "$host" 'Anonymous TLS connection established from'; then
+            ok "maillog $host: TLS connection established"
+        else
+            bad "maillog $host: no 'TLS connection established'"
+        fi
+    elif log_new |
+        grep -Eq "postfix/$host/smtpd\[[0-9]+\]: .*TLS connection est"; then
+        bad "maillog $host: a TLS connection was established"
+    else
+        ok "maillog $host: connections, no TLS connection established"
+    fi
+    # A client above rejected the certificate: TLS alert 42.
+    if [[ $pkix == name || $dane == fail ]]; then
+        if log_has "$host" 'alert bad certificate'; then
+            ok "maillog $host: the client rejected the certificate (alert 42)"
+        else
+            bad "maillog $host: no 'alert bad certificate'"
+        fi
+    fi
+done
+if grep -Eq '(fatal|panic):' "$TLSPOL_TEST_MAILLOG"; then
+    bad "maillog: $(grep -Em 1 '(fatal|panic):' "$TLSPOL_TEST_MAILLOG")"
+else
+    ok "maillog: no fatal or panic"
+fi
 
 # ---- Faulty resolver paths, wrong trust anchor ------------------------------
 # dnssec_rrs SERVER OPTS NAME TYPE: print the number of DNSSEC records
@@ -501,7 +779,8 @@ fi
 for v in TLSPOL_TEST_STRIP_RESOLVER=127.0.0.3 \
     TLSPOL_TEST_NOTCP_RESOLVER=127.0.0.4 \
     "TLSPOL_TEST_WRONG_TA=$state/wrong-root.ds" \
-    TLSPOL_TEST_BOGUS_NAME=selftest-bogus.test; do
+    TLSPOL_TEST_BOGUS_NAME=selftest-bogus.test TLSPOL_TEST_SMTP=1 \
+    "TLSPOL_TEST_MAILLOG=$state/postfix/maillog"; do
     name=${v%%=*}
     if [[ ${!name:-} == "${v#*=}" ]]; then
         ok "env $v"
