@@ -310,7 +310,8 @@ main(int argc, char **argv)
         case 'r':
             if (add_resolver(&resolvers, optarg) != 0) {
                 fprintf(stderr, "%s: out of memory\n", progname);
-                return EX_SOFTWARE;
+                rc = EX_SOFTWARE;
+                goto out;
             }
             break;
         case 'a': ta = optarg; break;
@@ -326,7 +327,8 @@ main(int argc, char **argv)
             if (n_preload == sizeof(preload) / sizeof(preload[0])) {
                 fprintf(stderr, "%s: at most 16 --preload files\n",
                         progname);
-                return EX_USAGE;
+                rc = EX_USAGE;
+                goto out;
             }
             preload[n_preload++] = optarg;
             break;
@@ -334,35 +336,38 @@ main(int argc, char **argv)
             if ((compat = parse_version(optarg)) == 0) {
                 fprintf(stderr, "%s: --postfix-compat: \"%s\" is not "
                         "MAJOR.MINOR (e.g. 3.10)\n", progname, optarg);
-                return EX_USAGE;
+                rc = EX_USAGE;
+                goto out;
             }
             break;
         case 'O':
             if ((port = parse_port(optarg)) == 0) {
                 fprintf(stderr, "%s: --port: \"%s\" is not a port "
                         "number\n", progname, optarg);
-                return EX_USAGE;
+                rc = EX_USAGE;
+                goto out;
             }
             break;
         case 't':
             if ((timeout = parse_timeout(optarg)) == 0) {
                 fprintf(stderr, "%s: --timeout: \"%s\" is not a number of "
                         "seconds between 0.1 and 600\n", progname, optarg);
-                return EX_USAGE;
+                rc = EX_USAGE;
+                goto out;
             }
             break;
         case 'v': verbosity = verbosity < 0 ? TLSPOL_LOG_INFO
                                             : TLSPOL_LOG_DEBUG; break;
-        case 'h': usage(stdout); return EX_OK;
+        case 'h': usage(stdout); goto out;
         case 'V': printf("tlspol-query %s\n", tlspol_version());
-            return EX_OK;
-        default: usage(stderr); return EX_USAGE;
+            goto out;
+        default: usage(stderr); rc = EX_USAGE; goto out;
         }
     }
     if (optind >= argc && !check) {
         fprintf(stderr, "%s: no DOMAIN given (try --help)\n", progname);
-        free(resolvers);
-        return EX_USAGE;
+        rc = EX_USAGE;
+        goto out;
     }
     if ((st = tlspol_ctx_new(&ctx)) != TLSPOL_OK) {
         fprintf(stderr, "%s: %s\n", progname, tlspol_strerror(st));
