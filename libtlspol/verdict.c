@@ -168,16 +168,17 @@ list_append(char *buf, size_t size, const char *item)
     cat(buf, size, item);
 }
 
-/* match_sts - mark each host against the policy's mx patterns (§4.1) */
+/* match_hosts - mark each host against mx patterns (RFC 8461 §4.1; the
+ * preload list's are converted to the same form); returns the matches */
 static size_t
-match_sts(const struct tp_sts_policy *pol, struct tp_verdict_out *out)
+match_hosts(char *const *mx, size_t n_mx, struct tp_verdict_out *out)
 {
     size_t i, j, matched = 0;
 
     for (i = 0; i < out->n_hosts; i++) {
         out->hosts[i].sts_match = 0;
-        for (j = 0; j < pol->n_mx; j++) {
-            if (tp_mx_match(pol->mx[j], out->hosts[i].name)) {
+        for (j = 0; j < n_mx; j++) {
+            if (tp_mx_match(mx[j], out->hosts[i].name)) {
                 out->hosts[i].sts_match = 1;
                 matched++;
                 break;
@@ -354,22 +355,14 @@ static int
 eval_preload(const struct tp_verdict_in *in, struct tp_verdict_out *out)
 {
     const struct tp_preload_entry *pe = in->preload;
-    size_t i, j, matched = 0;
+    size_t matched;
 
     if (pe == NULL)
         return 0;
     out->source = TLSPOL_SOURCE_PRELOAD;
     out->mx = pe->mx;
     out->n_mx = pe->n_mx;
-    for (i = 0; i < out->n_hosts; i++) {
-        out->hosts[i].sts_match = 0;
-        for (j = 0; j < pe->n_mx; j++)
-            if (tp_mx_match(pe->mx[j], out->hosts[i].name)) {
-                out->hosts[i].sts_match = 1;
-                matched++;
-                break;
-            }
-    }
+    matched = match_hosts(pe->mx, pe->n_mx, out);
     if (pe->mode != TP_STS_MODE_ENFORCE) {
         out->verdict = TLSPOL_VERDICT_PRELOAD_TESTING;
         out->rule = "preload list: testing";
@@ -501,7 +494,7 @@ eval_published(const struct tp_verdict_in *in, struct tp_verdict_out *out)
         h->sts_match = -1;
     }
     if (sts_valid) {
-        matched = match_sts(in->pol, out);
+        matched = match_hosts(in->pol->mx, in->pol->n_mx, out);
         out->mode = in->pol->mode == TP_STS_MODE_ENFORCE
                         ? TLSPOL_STS_MODE_ENFORCE
                     : in->pol->mode == TP_STS_MODE_TESTING

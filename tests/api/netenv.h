@@ -41,4 +41,15 @@ net_ctx(unsigned int timeout_ms)
     return ctx;
 }
 
+/* resolve1 - resolve synchronously, asserting success; the caller frees */
+static inline tlspol_result *
+resolve1(tlspol_ctx *ctx, const char *domain)
+{
+    tlspol_result *r = NULL;
+
+    cr_assert_eq(tlspol_resolve_sync(ctx, domain, &r), TLSPOL_OK, "%s: %s",
+                 domain, tlspol_ctx_errmsg(ctx));
+    return r;
+}
+
 #endif

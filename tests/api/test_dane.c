@@ -118,17 +118,6 @@ ParameterizedTest(struct dscen *s, dane, scenario, .timeout = 60)
     ASSERT_NO_LEAKS();
 }
 
-/* resolve1 - resolve with a fresh network context; the caller frees */
-static tlspol_result *
-resolve1(tlspol_ctx *ctx, const char *domain)
-{
-    tlspol_result *r = NULL;
-
-    cr_assert_eq(tlspol_resolve_sync(ctx, domain, &r), TLSPOL_OK, "%s: %s",
-                 domain, tlspol_ctx_errmsg(ctx));
-    return r;
-}
-
 Test(dane, cname_uses_the_expanded_name_as_tlsa_base)
 {
     tlspol_ctx *ctx = net_ctx(3000);

@@ -23,16 +23,6 @@
 #error "TEST_DATA must name tests/data"
 #endif
 
-static tlspol_result *
-resolve1(tlspol_ctx *ctx, const char *domain)
-{
-    tlspol_result *r = NULL;
-
-    cr_assert_eq(tlspol_resolve_sync(ctx, domain, &r), TLSPOL_OK, "%s: %s",
-                 domain, tlspol_ctx_errmsg(ctx));
-    return r;
-}
-
 /* --- Postfix replies ----------------------------------------------- */
 
 struct pf {
