@@ -175,6 +175,12 @@ tlspol_ctx_new(tlspol_ctx **out)
     }
     ctx->timeout_ms = DEFAULT_TIMEOUT_MS;
     ctx->postfix_compat = 309;
+    if (tp_sts_cache_init(&ctx->sts_cache) != 0) {
+        tp_loop_fini(&ctx->loop);
+        tp_free(ctx);
+        curl_global_cleanup();
+        return TLSPOL_ERR_NOMEM;
+    }
     ctx->log_max = TLSPOL_LOG_INFO;
     tp_timer_init(&ctx->curl_timer, NULL, ctx);
     *out = ctx;
@@ -198,6 +204,7 @@ tlspol_ctx_free(tlspol_ctx *ctx)
     free_policy(ctx->conf, ctx->preload, ctx->preload_files,
                 ctx->n_preload);
     tp_free(ctx->fails);
+    tp_sts_cache_free(&ctx->sts_cache);
     tp_free(ctx);
     curl_global_cleanup(); /* balances the init in tlspol_ctx_new */
 }

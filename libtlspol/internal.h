@@ -20,6 +20,7 @@
 #include "dns.h"
 #include "loop.h"
 #include "sts.h"
+#include "sts_cache.h"
 #include "verdict.h"
 
 #define TP_EXPORT TLSPOL_EXPORT
@@ -63,6 +64,7 @@ struct tlspol_ctx {
     struct tp_failstate *fails;    /* owned array */
     size_t n_fails;
     uint64_t stats[3];             /* tlspol_stat counters */
+    struct tp_sts_cache sts_cache; /* MTA-STS policies (RFC 8461 §3.3) */
 };
 
 /* First failure time of one domain (failure policy, DESIGN §5). */
@@ -143,6 +145,7 @@ struct tp_lookup {
     struct tp_fetch fetch;
     bool fetch_busy, fetch_ran;
     int pol_rc;                    /* tp_sts_policy_parse result */
+    bool from_cache;               /* pol is the cached policy */
     struct tp_err pol_err;
     struct tp_sts_policy pol;
     /* decision */

@@ -16,6 +16,7 @@
 #define TP_MSG_STS_POLICY_BAD  "TP1203"  /* warn: policy body rejected */
 #define TP_MSG_STS_NO_MATCH    "TP1204"  /* warn: enforce, no MX matches */
 #define TP_MSG_STS_CLAMP       "TP1205"  /* info: max_age clamped */
+#define TP_MSG_STS_CHANGED     "TP1206"  /* warn: body changed, same id */
 #define TP_MSG_DANE_TLSA_BAD   "TP1301"  /* warn: TLSA record unusable */
 #define TP_MSG_DANE_HOST_FAIL  "TP1302"  /* warn: host's DANE lookup failed */
 #define TP_MSG_DNSSEC_CHECK    "TP1303"  /* error: resolver self-test */

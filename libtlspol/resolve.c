@@ -16,6 +16,7 @@
 #include "domain.h"
 #include "internal.h"
 #include "msgid.h"
+#include "sts_cache.h"
 
 static void finish(struct tp_lookup *lk);
 
@@ -386,6 +387,14 @@ on_fetch(struct tp_fetch *f)
             tp_log(lk->ctx, TLSPOL_LOG_WARN, TP_MSG_STS_POLICY_BAD,
                    "%s: %s", lk->domain, lk->pol_err.msg);
         } else {
+            int put = tp_sts_cache_put(&lk->ctx->sts_cache, lk->domain,
+                                       lk->sts_txt.id, &lk->pol, f->body,
+                                       f->len, lk->fetched_at);
+
+            if (put == 1)
+                tp_log(lk->ctx, TLSPOL_LOG_WARN, TP_MSG_STS_CHANGED,
+                       "%s: policy content changed without a new id %s "
+                       "(RFC 8461 §3.1)", lk->domain, lk->sts_txt.id);
             char mx[TP_TRACE_LINE_MAX / 2] = "";
             size_t i, used = 0;
 
@@ -408,6 +417,28 @@ on_fetch(struct tp_fetch *f)
     tp_free(f->body);
     f->body = NULL;
     step_done(lk);
+}
+
+/* use_cache - take the cached policy for this lookup (a deep copy: the
+ * entry may be replaced while the lookup waits for other answers) */
+static void
+use_cache(struct tp_lookup *lk, const struct tp_sts_entry *ce,
+          const char *why)
+{
+    tp_sts_policy_free(&lk->pol);
+    if (tp_sts_policy_copy(&lk->pol, &ce->pol) != TP_OK) {
+        lk->nomem = true;
+        return;
+    }
+    lk->pol_rc = TP_OK;
+    lk->from_cache = true;
+    lk->fetched_at = ce->fetched_at;
+    snprintf(lk->sts_txt.id, sizeof(lk->sts_txt.id), "%s", ce->id);
+    trace(lk, "cache: MTA-STS policy id %s (mode %s, fetched %lld s ago, "
+          "valid %lld s more): %s", ce->id, tp_sts_mode_name(ce->pol.mode),
+          (long long)((int64_t)time(NULL) - ce->fetched_at),
+          (long long)(ce->fetched_at + (int64_t)ce->pol.max_age -
+                      (int64_t)time(NULL)), why);
 }
 
 static void
@@ -492,6 +523,20 @@ on_txt(void *arg)
         return;
     }
     trace(lk, "TXT: valid STSv1 record, id %s", lk->sts_txt.id);
+    {
+        struct tp_sts_entry *ce = tp_sts_cache_get(&lk->ctx->sts_cache,
+                                                   lk->domain);
+
+        if (tp_sts_cache_decide(ce, TP_TXT_VALID, lk->sts_txt.id,
+                                (int64_t)time(NULL)) == TP_CACHE_USE) {
+            use_cache(lk, ce, strcmp(ce->id, lk->sts_txt.id) == 0
+                                  ? "same id, not fetched again"
+                                  : "a fetch for this id failed less than "
+                                    "5 minutes ago (RFC 8461 §3.3)");
+            step_done(lk);
+            return;
+        }
+    }
     /* RFC 8461 §3.2: the Policy Host is mta-sts.<domain>, even when the
      * TXT record was reached through a CNAME (§8.2). */
     if (strlen(lk->domain) > TP_DOMAIN_MAX - 8) {
@@ -523,6 +568,10 @@ on_txt(void *arg)
 static enum tp_sts_state
 sts_state(const struct tp_lookup *lk, const char **detail)
 {
+    if (lk->from_cache) {
+        *detail = "";
+        return TP_STS_VALID;
+    }
     if (lk->txt.rc == TP_DNS_ERROR) {
         *detail = lk->txt_err.msg;
         return TP_STS_TXT_FAILED;
@@ -604,6 +653,32 @@ fail_clear(struct tlspol_ctx *ctx, const char *domain)
         }
 }
 
+/* fall_back_to_cache - discovery or fetch failed: a valid cached policy
+ * stays in force (RFC 8461 §3.3, §5.1); a failed fetch for a TXT id is
+ * remembered so that it is not retried for TP_STS_RETRY_SECS */
+static void
+fall_back_to_cache(struct tp_lookup *lk)
+{
+    struct tp_sts_entry *ce;
+    const char *detail;
+    char why[TP_REASON_MAX];
+    int64_t now = (int64_t)time(NULL);
+
+    if (lk->from_cache || sts_state(lk, &detail) == TP_STS_VALID)
+        return;
+    ce = tp_sts_cache_get(&lk->ctx->sts_cache, lk->domain);
+    if (tp_sts_cache_decide(ce, TP_TXT_NONE, "", now) != TP_CACHE_USE)
+        return;
+    if (lk->txt_rc == TP_OK) {
+        ce->failed_at = now;
+        snprintf(ce->failed_id, sizeof(ce->failed_id), "%s", lk->sts_txt.id);
+    }
+    snprintf(why, sizeof(why), "stays in force: %s", detail);
+    tp_log(lk->ctx, TLSPOL_LOG_WARN, TP_MSG_STS_FETCH_FAIL, "%s: cached "
+           "MTA-STS policy %s %s", lk->domain, ce->id, why);
+    use_cache(lk, ce, why);
+}
+
 /* finish - evaluate and queue the lookup for callbacks */
 static void
 finish(struct tp_lookup *lk)
@@ -614,11 +689,13 @@ finish(struct tp_lookup *lk)
     struct tp_lookup **pp;
     size_t i;
 
+    fall_back_to_cache(lk);
     memset(&in, 0, sizeof(in));
     in.domain = lk->domain;
     if (lk->nomem || lk->mx.nomem || lk->txt.nomem || lk->addr.nomem)
         in.internal_error = "out of memory";
     in.sts = sts_state(lk, &in.sts_detail);
+    in.sts_cached = lk->from_cache;
     if (in.sts == TP_STS_VALID) {
         in.pol = &lk->pol;
         in.sts_id = lk->sts_txt.id;

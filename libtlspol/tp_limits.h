@@ -56,6 +56,9 @@
 #define TP_PRELOAD_DOMAINS_MAX 1000000
 #define TP_CONFIG_DOMAINS_MAX 100000
 
+/* MTA-STS policies kept in the context's cache. */
+#define TP_STS_CACHE_MAX 1000000
+
 /* Domains whose failing lookups are timed for the failure policy. */
 #define TP_FAILSTATE_MAX 4096
 

@@ -197,7 +197,7 @@ eval_sts(const struct tp_verdict_in *in, struct tp_verdict_out *out,
     char pats[192] = "", hosts[192] = "";
     size_t i;
 
-    out->source = TLSPOL_SOURCE_STS;
+    out->source = in->sts_cached ? TLSPOL_SOURCE_STS_CACHE : TLSPOL_SOURCE_STS;
     out->mx = pol->mx;
     out->n_mx = pol->n_mx;
     switch (pol->mode) {

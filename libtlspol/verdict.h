@@ -64,6 +64,7 @@ struct tp_verdict_in {
     const char *sts_detail;            /* why, for every state but VALID */
     const struct tp_sts_policy *pol;   /* VALID only */
     const char *sts_id;                /* VALID only */
+    int sts_cached;                    /* VALID from the policy cache */
     /* MX RRset of the domain and the hosts derived from it */
     enum tp_dns_rc mx_rc;
     enum tp_dnssec mx_sec;

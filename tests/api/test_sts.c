@@ -393,3 +393,50 @@ Test(setup, options_are_fixed_after_first_resolve)
     tlspol_ctx_free(ctx);
     ASSERT_NO_LEAKS();
 }
+
+/* --- the MTA-STS policy cache ---------------------------------------- */
+
+/* has_trace - does any trace line of r contain s? */
+static int
+has_trace(const tlspol_result *r, const char *s)
+{
+    size_t i;
+
+    for (i = 0; i < tlspol_result_trace_count(r); i++)
+        if (strstr(tlspol_result_trace(r, i), s) != NULL)
+            return 1;
+    return 0;
+}
+
+Test(cache, second_lookup_uses_the_cached_policy_without_fetching)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    tlspol_result *r = resolve1(ctx, "enforce.test");
+
+    cr_assert_eq(tlspol_result_source(r), TLSPOL_SOURCE_STS);
+    cr_assert(has_trace(r, "HTTPS GET"));
+    tlspol_result_free(r);
+    r = resolve1(ctx, "enforce.test");
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_STS_ENFORCE);
+    cr_assert_eq(tlspol_result_source(r), TLSPOL_SOURCE_STS_CACHE);
+    cr_assert(!has_trace(r, "HTTPS GET"), "no second fetch");
+    cr_assert(has_trace(r, "same id, not fetched again"));
+    cr_assert_str_eq(tlspol_result_sts_id(r), "20261129T1");
+    cr_assert_eq(tlspol_result_mx_pattern_count(r), 1);
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
+}
+
+Test(cache, failures_are_not_cached)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    tlspol_result *r = resolve1(ctx, "http-404.test");
+
+    tlspol_result_free(r);
+    r = resolve1(ctx, "http-404.test");
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_NO_POLICY);
+    cr_assert(has_trace(r, "HTTPS GET"), "fetched again");
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
