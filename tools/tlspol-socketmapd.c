@@ -1,0 +1,1698 @@
+/*
+ * tlspol-socketmapd - Postfix socketmap server for smtp_tls_policy_maps.
+ * See tlspol-socketmapd(8).
+ *
+ * One epoll loop holds the listening sockets (unix and loopback inet),
+ * every client connection, a signalfd, a one-second timerfd (idle sweep,
+ * shutdown deadline) and the library's fd (tlspol_ctx_get_fd ->
+ * tlspol_ctx_dispatch).  Requests are netstrings "<name> <key>"
+ * (socketmap_table(5); standards A5.2); replies are "OK <policy>",
+ * "NOTFOUND ", "TEMP <reason>" or "PERM <reason>", at most 100000 bytes
+ * (DESIGN §7).  Keys with a leading dot, bracketed or ported next hops and
+ * IP literals get "NOTFOUND " without a lookup (standards A5.1).
+ *
+ * Pipelining: each connection keeps a FIFO of requests; a reply is
+ * written only when it and every earlier one are complete.  A connection
+ * closed with requests outstanding cancels their queries, so no callback
+ * ever sees a freed connection.  Callbacks only record the reply and put
+ * the connection on a ready list, which the loop services after
+ * tlspol_ctx_dispatch() returns: connections are never closed from inside
+ * a callback.
+ *
+ * Limits: --max-request (payload bytes, default 10240) bounds the input
+ * buffer (payload + 16); OUT_MAX bounds the output buffer; PIPELINE_MAX
+ * bounds outstanding requests per connection (reading pauses beyond it);
+ * --max-clients bounds connections.
+ *
+ * Exit codes: 0 normal shutdown; 2 usage error; 3 setup error (cannot
+ * bind, bad configuration, cannot drop privileges) or fatal runtime error.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* accept4, initgroups, SOCK_NONBLOCK */
+#endif
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/types.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "netstring.h"
+#include "tlspol/tlspol.h"
+
+#define EX_OK 0
+#define EX_USAGE 2
+#define EX_SETUP 3
+
+#define REPLY_MAX 100000        /* socketmap reply payload (A5.2) */
+#define NS_OVERHEAD 16          /* "<len>:" + "," + NUL, generously */
+#define OUT_MAX (4 * (REPLY_MAX + NS_OVERHEAD)) /* per-connection output */
+#define PIPELINE_MAX 64         /* outstanding requests per connection */
+#define LISTEN_MAX 16           /* --listen */
+#define PRELOAD_MAX 16          /* --preload */
+#define LOG_LINE_MAX 2048       /* one log line */
+#define LOG_KEY_MAX 256         /* bytes of a key shown in logs */
+#define NAME_SHOW_MAX 64        /* bytes of a map name shown in replies */
+#define COMPAT_TLSRPT 310       /* Postfix 3.10: TLSRPT attributes */
+
+enum ev_kind { EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_LIB };
+
+/* One epoll registration; first member of listeners and connections. */
+struct ev {
+    enum ev_kind kind;
+    int fd;                     /* owned by the containing object */
+};
+
+struct listener {
+    struct ev ev;
+    const char *spec;           /* the --listen argument (borrowed) */
+    char *path;                 /* unix: socket path, owned; else NULL */
+};
+
+struct conn;
+
+/* One request of a connection, in arrival order. */
+struct pending {
+    struct conn *conn;          /* borrowed back-pointer to the owner */
+    tlspol_query *q;            /* outstanding query, or NULL */
+    char *key;                  /* NUL-terminated key, owned */
+    size_t keylen;
+    unsigned int compat;        /* for tlspol_result_postfix_policy */
+    char *reply;                /* netstring-encoded reply, owned;
+                                   NULL until complete */
+    size_t replylen;
+    struct pending *next;       /* owned by the connection's FIFO */
+};
+
+/* One client connection. */
+struct conn {
+    struct ev ev;
+    uint32_t events;            /* current epoll interest */
+    char peer[96];              /* for logs */
+    uint8_t *in;                /* input buffer (in_cap bytes), owned;
+                                   NULL while empty */
+    size_t inlen;
+    char *out;                  /* output buffer, owned */
+    size_t outlen, outoff, outcap;
+    struct pending *head, *tail; /* FIFO of requests, owned */
+    size_t npending;
+    time_t last;                /* monotonic time of the last request */
+    int in_ready;               /* on the ready list */
+    struct conn *prev, *next;   /* list of all connections */
+    struct conn *rnext;         /* ready list */
+};
+
+/* Options and state of the server. */
+struct server {
+    tlspol_ctx *ctx;            /* owned */
+    int epfd, sigfd, timerfd;   /* owned */
+    struct ev sig_ev, timer_ev, lib_ev;
+    struct listener lst[LISTEN_MAX];
+    size_t nlst;
+    struct conn *conns;         /* all connections, owned */
+    size_t nconns;
+    struct conn *ready;         /* connections with completed replies */
+    struct conn *dead;          /* closed, freed at the end of the loop
+                                   iteration (epoll may still name them) */
+    int reserve_fd;             /* spare fd for EMFILE */
+    int overload_logged;
+    int stopping;
+    time_t stop_deadline;
+    const char *config;
+    unsigned long max_clients, idle_timeout, max_request;
+    unsigned int timeout_ms;
+};
+
+static const char *progname = "tlspol-socketmapd";
+static int use_syslog;
+static int log_max = TLSPOL_LOG_INFO; /* our own messages */
+
+static void
+usage(FILE *fp)
+{
+    fprintf(fp,
+"Usage: %s [options] --listen unix:PATH|inet:HOST:PORT ...\n"
+"Postfix socketmap server for smtp_tls_policy_maps: answers\n"
+"\"<name> <key>\" requests with the MTA-STS/DANE policy of the key.\n"
+"Socketmap names: postfix (Postfix compatibility from the config,\n"
+"default 3.9) and postfix-tlsrpt (3.10: adds TLSRPT attributes).\n"
+"\n"
+"Listening:\n"
+"  -l, --listen SPEC           unix:/path, inet:127.0.0.1:PORT or\n"
+"                              inet:[::1]:PORT (repeatable)\n"
+"      --socket-mode OCTAL     mode of unix sockets (default 0666)\n"
+"      --socket-owner USER[:GROUP]  owner of unix sockets\n"
+"      --allow-remote          allow non-loopback inet addresses\n"
+"                              (socketmap is unauthenticated)\n"
+"      --max-clients N         connections (default 4096)\n"
+"      --idle-timeout SECONDS  close idle connections (default 30)\n"
+"      --max-request BYTES     request payload limit (default 10240)\n"
+"\n"
+"Resolution:\n"
+"  -f, --config FILE           configuration (tlspol.yaml(5)); reread\n"
+"                              on SIGHUP; options here override it\n"
+"      --preload FILE          add a preload list (repeatable)\n"
+"  -r, --resolver ADDR[@PORT]  DNS resolver (repeatable)\n"
+"  -a, --trust-anchor FILE     DNSSEC trust anchor\n"
+"  -c, --ca-file FILE          CA bundle for HTTPS policy hosts\n"
+"      --ca-path DIR           hashed CA directory\n"
+"  -t, --timeout SECONDS       bound on each DNS query and policy fetch\n"
+"      --dnssec validate|trust-ad   where DNSSEC state comes from\n"
+"      --check-resolver        test the resolver path at start; DANE is\n"
+"                              unavailable when it fails (logged)\n"
+"      --bogus-name NAME       with --check-resolver: a known-bogus name\n"
+"\n"
+"Process:\n"
+"  -u, --user NAME             drop privileges to NAME after binding\n"
+"                              (default when started as root: nobody)\n"
+"      --no-drop-privileges    keep running as root\n"
+"      --foreground            stay in the foreground (the default)\n"
+"      --log stderr|syslog     where to log (default stderr; syslog\n"
+"                              uses facility mail)\n"
+"  -v, --verbose               more logging (repeat for debug)\n"
+"  -h, --help                  this text\n"
+"  -V, --version               print the version\n"
+"\n"
+"Signals: SIGHUP rereads --config; SIGTERM/SIGINT stop accepting,\n"
+"finish outstanding queries, then exit.\n"
+"Exit status: 0 normal shutdown; 2 usage error; 3 setup error (cannot\n"
+"bind, bad configuration, cannot drop privileges) or fatal error.\n",
+            progname);
+}
+
+/* vlog_msg - one log line to stderr or syslog */
+static void
+vlog_msg(tlspol_log_level lvl, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
+static void
+vlog_msg(tlspol_log_level lvl, const char *fmt, va_list ap)
+{
+    static const char *const names[] = { "error", "warning", "info",
+                                         "debug" };
+    static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+    char line[LOG_LINE_MAX];
+    unsigned int i = lvl <= TLSPOL_LOG_DEBUG ? (unsigned int)lvl
+                                             : TLSPOL_LOG_DEBUG;
+
+    vsnprintf(line, sizeof(line), fmt, ap);
+    if (use_syslog)
+        syslog(prio[i], "%s", line);
+    else
+        fprintf(stderr, "%s: %s: %s\n", progname, names[i], line);
+}
+
+/* log_msg - log at lvl if the verbosity allows it */
+static void
+log_msg(tlspol_log_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+log_msg(tlspol_log_level lvl, const char *fmt, ...)
+{
+    va_list ap;
+
+    if ((int)lvl > log_max)
+        return;
+    va_start(ap, fmt);
+    vlog_msg(lvl, fmt, ap);
+    va_end(ap);
+}
+
+/* lib_log - the library's log callback */
+static void
+lib_log(tlspol_log_level lvl, const char *id, const char *msg, void *ud)
+{
+    (void)ud;
+    log_msg(lvl, "%s [%s]", msg, id);
+}
+
+/* show - untrusted bytes as printable text for logs and replies: other
+ * bytes as \xHH, cut at max bytes of input with "..." */
+static void
+show(char *dst, size_t size, const char *src, size_t len, size_t max)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i, o = 0;
+
+    for (i = 0; i < len && i < max; i++) {
+        unsigned char ch = (unsigned char)src[i];
+
+        if (ch >= 0x20 && ch < 0x7f && ch != '\\') {
+            if (o + 2 > size)
+                break;
+            dst[o++] = (char)ch;
+        } else {
+            if (o + 5 > size)
+                break;
+            dst[o++] = '\\';
+            dst[o++] = 'x';
+            dst[o++] = hex[ch >> 4];
+            dst[o++] = hex[ch & 15];
+        }
+    }
+    if (i < len && o + 4 <= size) {
+        memcpy(dst + o, "...", 3);
+        o += 3;
+    }
+    dst[o] = '\0';
+}
+
+/* now_sec - monotonic seconds */
+static time_t
+now_sec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
+/* parse_ulong - fully checked unsigned number in [min, max]; 0 or -1 */
+static int
+parse_ulong(const char *s, int base, unsigned long min, unsigned long max,
+            unsigned long *out)
+{
+    char *end;
+    unsigned long v;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    v = strtoul(s, &end, base);
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* parse_timeout - "2", "0.5" -> milliseconds; 0 on error */
+static unsigned int
+parse_timeout(const char *s)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno != 0 || end == s || *end != '\0' || v < 0.1 || v > 600)
+        return 0;
+    return (unsigned int)(v * 1000.0 + 0.5);
+}
+
+/* add_resolver - append to the space-separated list; 0 or -1 */
+static int
+add_resolver(char **list, const char *addr)
+{
+    size_t old = *list ? strlen(*list) : 0, n = strlen(addr);
+    char *p = realloc(*list, old + n + 2);
+
+    if (p == NULL)
+        return -1;
+    if (old > 0)
+        p[old++] = ' ';
+    memcpy(p + old, addr, n + 1);
+    *list = p;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Listening sockets                                                  */
+
+/* is_loopback - 1 for 127/8, ::1 and ::ffff:127/104 */
+static int
+is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+        return (ntohl(sin->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+        if (IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr))
+            return 1;
+        return IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
+               s6->sin6_addr.s6_addr[12] == 127;
+    }
+    return 0;
+}
+
+/* parse_inet - "127.0.0.1:25", "[::1]:25" -> address; 0 or -1 with why */
+static int
+parse_inet(const char *s, struct sockaddr_storage *ss, socklen_t *sslen,
+           const char **why)
+{
+    char host[INET6_ADDRSTRLEN + 1];
+    const char *colon, *hs = s;
+    size_t hl;
+    unsigned long port;
+
+    memset(ss, 0, sizeof(*ss));
+    if (*s == '[') {
+        const char *rb = strchr(s, ']');
+
+        if (rb == NULL || rb[1] != ':') {
+            *why = "expected [IPV6]:PORT";
+            return -1;
+        }
+        hs = s + 1;
+        hl = (size_t)(rb - hs);
+        colon = rb + 1;
+    } else {
+        colon = strrchr(s, ':');
+        if (colon == NULL) {
+            *why = "expected HOST:PORT";
+            return -1;
+        }
+        hl = (size_t)(colon - s);
+    }
+    if (hl == 0 || hl >= sizeof(host)) {
+        *why = "bad address";
+        return -1;
+    }
+    memcpy(host, hs, hl);
+    host[hl] = '\0';
+    if (parse_ulong(colon + 1, 10, 1, 65535, &port) != 0) {
+        *why = "bad port (1..65535)";
+        return -1;
+    }
+    if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr)
+        == 1) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((uint16_t)port);
+        *sslen = sizeof(*sin);
+        return 0;
+    }
+    if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr)
+        == 1) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        *sslen = sizeof(*s6);
+        return 0;
+    }
+    *why = "not a numeric IPv4 or IPv6 address";
+    return -1;
+}
+
+/* open_unix - bind a unix socket at path with mode and owner; fd or -1 */
+static int
+open_unix(const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+    struct sockaddr_un sun;
+    struct stat st;
+    size_t n = strlen(path);
+    mode_t old;
+    int fd = -1;
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (n == 0 || n >= sizeof(sun.sun_path)) {
+        log_msg(TLSPOL_LOG_ERROR, "unix:%s: path is empty or longer than "
+                "%zu bytes", path, sizeof(sun.sun_path) - 1);
+        return -1;
+    }
+    memcpy(sun.sun_path, path, n + 1);
+    if (lstat(path, &st) == 0) {
+        int probe;
+
+        if (!S_ISSOCK(st.st_mode)) {
+            log_msg(TLSPOL_LOG_ERROR, "unix:%s: exists and is not a "
+                    "socket", path);
+            return -1;
+        }
+        /* a live server answers; a stale socket file is replaced */
+        probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe >= 0 && connect(probe, (struct sockaddr *)&sun,
+                                  sizeof(sun)) == 0) {
+            close(probe);
+            log_msg(TLSPOL_LOG_ERROR, "unix:%s: another server is "
+                    "listening there", path);
+            return -1;
+        }
+        if (probe >= 0)
+            close(probe);
+        if (unlink(path) != 0) {
+            log_msg(TLSPOL_LOG_ERROR, "unix:%s: cannot remove the stale "
+                    "socket: %s", path, strerror(errno));
+            return -1;
+        }
+    }
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    old = umask(0177);
+    if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+        umask(old);
+        goto fail;
+    }
+    umask(old);
+    if (chmod(path, mode) != 0)
+        goto fail;
+    if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid))
+        goto fail;
+    if (listen(fd, SOMAXCONN) != 0)
+        goto fail;
+    return fd;
+fail:
+    log_msg(TLSPOL_LOG_ERROR, "unix:%s: cannot listen: %s", path,
+            strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* open_inet - bind a TCP socket; fd or -1 */
+static int
+open_inet(const char *spec, int allow_remote)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = 0;
+    const char *why = NULL;
+    int fd, one = 1;
+
+    if (parse_inet(spec, &ss, &sslen, &why) != 0) {
+        log_msg(TLSPOL_LOG_ERROR, "--listen inet:%s: %s", spec, why);
+        return -2;
+    }
+    if (!is_loopback(&ss) && !allow_remote) {
+        log_msg(TLSPOL_LOG_ERROR, "--listen inet:%s: not a loopback "
+                "address; socketmap is unauthenticated (use "
+                "--allow-remote to override)", spec);
+        return -2;
+    }
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                0);
+    if (fd < 0)
+        goto fail;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0)
+        goto fail;
+    if (ss.ss_family == AF_INET6 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) != 0)
+        goto fail;
+    if (bind(fd, (struct sockaddr *)&ss, sslen) != 0 ||
+        listen(fd, SOMAXCONN) != 0)
+        goto fail;
+    return fd;
+fail:
+    log_msg(TLSPOL_LOG_ERROR, "inet:%s: cannot listen: %s", spec,
+            strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    return -1;
+}
+
+/* parse_owner - "USER[:GROUP]" -> ids; 0 or -1 */
+static int
+parse_owner(const char *s, uid_t *uid, gid_t *gid)
+{
+    char user[256];
+    const char *colon = strchr(s, ':');
+    size_t n = colon ? (size_t)(colon - s) : strlen(s);
+    struct passwd *pw;
+
+    if (n == 0 || n >= sizeof(user))
+        return -1;
+    memcpy(user, s, n);
+    user[n] = '\0';
+    if ((pw = getpwnam(user)) == NULL)
+        return -1;
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    if (colon != NULL) {
+        struct group *gr = getgrnam(colon + 1);
+
+        if (gr == NULL)
+            return -1;
+        *gid = gr->gr_gid;
+    }
+    return 0;
+}
+
+/* drop_privileges - become user name for good; 0 or -1 (logged) */
+static int
+drop_privileges(const char *name)
+{
+    struct passwd *pw = getpwnam(name);
+
+    if (pw == NULL) {
+        log_msg(TLSPOL_LOG_ERROR, "--user %s: no such user", name);
+        return -1;
+    }
+    if (geteuid() != 0) {
+        if (pw->pw_uid == geteuid())
+            return 0;
+        log_msg(TLSPOL_LOG_ERROR, "--user %s: cannot switch users: not "
+                "running as root", name);
+        return -1;
+    }
+    if (pw->pw_uid == 0) {
+        log_msg(TLSPOL_LOG_ERROR, "--user %s: is root; use "
+                "--no-drop-privileges to run as root", name);
+        return -1;
+    }
+    if (initgroups(name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        log_msg(TLSPOL_LOG_ERROR, "cannot drop privileges to %s: %s", name,
+                strerror(errno));
+        return -1;
+    }
+    if (setuid(0) != -1 || geteuid() == 0 || getuid() == 0 ||
+        getegid() != pw->pw_gid) {
+        log_msg(TLSPOL_LOG_ERROR, "dropping privileges to %s did not "
+                "stick", name);
+        return -1;
+    }
+    log_msg(TLSPOL_LOG_INFO, "running as user %s (uid %lu, gid %lu)", name,
+            (unsigned long)pw->pw_uid, (unsigned long)pw->pw_gid);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Connections                                                        */
+
+/* set_events - update the epoll interest of c to what it needs now */
+static void
+set_events(struct server *s, struct conn *c)
+{
+    struct epoll_event ee;
+    uint32_t want = 0;
+
+    if (!s->stopping && c->npending < PIPELINE_MAX)
+        want |= EPOLLIN;
+    if (c->outlen > c->outoff)
+        want |= EPOLLOUT;
+    if (want == c->events)
+        return;
+    memset(&ee, 0, sizeof(ee));
+    ee.events = want;
+    ee.data.ptr = &c->ev;
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->ev.fd, &ee) == 0)
+        c->events = want;
+}
+
+/* pending_free - free one request, canceling its query */
+static void
+pending_free(struct pending *p)
+{
+    if (p->q != NULL)
+        tlspol_query_cancel(p->q);
+    free(p->key);
+    free(p->reply);
+    free(p);
+}
+
+/* conn_close - cancel outstanding queries and close c; its memory is
+ * freed by reap() once no epoll event of this round can name it.  Never
+ * called from a library callback. */
+static void
+conn_close(struct server *s, struct conn *c)
+{
+    struct pending *p, *next;
+
+    if (c->ev.fd < 0)
+        return;
+    for (p = c->head; p != NULL; p = next) {
+        next = p->next;
+        pending_free(p);
+    }
+    c->head = c->tail = NULL;
+    c->npending = 0;
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->ev.fd, NULL);
+    close(c->ev.fd);
+    c->ev.fd = -1;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        s->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    s->nconns--;
+    if (s->nconns < s->max_clients)
+        s->overload_logged = 0;
+    free(c->in);
+    free(c->out);
+    c->in = NULL;
+    c->out = NULL;
+    c->next = s->dead;
+    s->dead = c;
+}
+
+/* reap - free the connections closed in this loop iteration */
+static void
+reap(struct server *s)
+{
+    while (s->dead != NULL) {
+        struct conn *c = s->dead;
+
+        s->dead = c->next;
+        free(c);
+    }
+}
+
+/* set_reply - encode text as the netstring reply of p; 0 or -1 */
+static int
+set_reply(struct pending *p, const char *text)
+{
+    size_t n = strlen(text), size;
+
+    if (n > REPLY_MAX)
+        n = REPLY_MAX;
+    size = n + NS_OVERHEAD;
+    if ((p->reply = malloc(size)) == NULL)
+        return -1;
+    p->replylen = ns_format(p->reply, size, text, n);
+    if (p->replylen == 0) {
+        free(p->reply);
+        p->reply = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* mark_ready - queue c for servicing after dispatch */
+static void
+mark_ready(struct server *s, struct conn *c)
+{
+    if (c->in_ready)
+        return;
+    c->in_ready = 1;
+    c->rnext = s->ready;
+    s->ready = c;
+}
+
+static struct server *the_server; /* for the library callback */
+
+/* on_result - library callback: record the reply; no I/O here */
+static void
+on_result(tlspol_status status, tlspol_result *res, void *ud)
+{
+    struct pending *p = ud;
+    char key[LOG_KEY_MAX * 4 + 8];
+    const char *text;
+    char buf[512];
+
+    p->q = NULL;
+    show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
+    if (status != TLSPOL_OK || res == NULL) {
+        snprintf(buf, sizeof(buf), "TEMP %s", tlspol_strerror(status));
+        text = buf;
+        log_msg(TLSPOL_LOG_INFO, "%s: lookup failed: %s -> %.80s", key,
+                tlspol_strerror(status), text);
+    } else {
+        text = tlspol_result_postfix_policy(res, p->compat);
+        if (text == NULL)
+            text = "TEMP out of memory";
+        log_msg(TLSPOL_LOG_INFO, "%s: %s (%s): %s -> %.80s", key,
+                tlspol_verdict_name(tlspol_result_verdict(res)),
+                tlspol_source_name(tlspol_result_source(res)),
+                tlspol_result_reason(res), text);
+    }
+    if (set_reply(p, text) != 0 &&
+        set_reply(p, "TEMP out of memory") != 0) {
+        /* the connection will be closed when it is serviced */
+        p->reply = NULL;
+        p->replylen = (size_t)-1;
+    }
+    tlspol_result_free(res);
+    mark_ready(the_server, p->conn);
+}
+
+/* skip_reason - why key gets NOTFOUND without a lookup, or NULL
+ * (standards A5.1: parent-domain keys, next hops with [] or :port,
+ * LMTP paths, IP literals) */
+static const char *
+skip_reason(const char *key, size_t len)
+{
+    struct in_addr a4;
+
+    if (len == 0)
+        return "empty key";
+    if (memchr(key, '\0', len) != NULL)
+        return "key contains NUL";
+    if (key[0] == '.')
+        return "parent-domain key";
+    if (key[0] == '[')
+        return "bracketed next hop";
+    if (memchr(key, ':', len) != NULL)
+        return "next hop with port or IPv6 address";
+    if (memchr(key, '/', len) != NULL)
+        return "pathname";
+    if (inet_pton(AF_INET, key, &a4) == 1)
+        return "IP address";
+    return NULL;
+}
+
+/* handle_request - start answering one "<name> <key>" request;
+ * 0, or -1 when memory ran out (the connection is then closed) */
+static int
+handle_request(struct server *s, struct conn *c, const uint8_t *req,
+               size_t len)
+{
+    const uint8_t *sp = memchr(req, ' ', len);
+    size_t nlen = sp ? (size_t)(sp - req) : len;
+    struct pending *p;
+    const char *why;
+    char text[512], shown[NAME_SHOW_MAX * 4 + 8];
+    char key[LOG_KEY_MAX * 4 + 8];
+    tlspol_status st;
+
+    if ((p = calloc(1, sizeof(*p))) == NULL)
+        return -1;
+    p->conn = c;
+    p->keylen = sp ? len - nlen - 1 : 0;
+    if ((p->key = malloc(p->keylen + 1)) == NULL) {
+        free(p);
+        return -1;
+    }
+    if (p->keylen > 0)
+        memcpy(p->key, sp + 1, p->keylen);
+    p->key[p->keylen] = '\0';
+    if (c->tail != NULL)
+        c->tail->next = p;
+    else
+        c->head = p;
+    c->tail = p;
+    c->npending++;
+    c->last = now_sec();
+    show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
+
+    if (sp == NULL) {
+        show(shown, sizeof(shown), (const char *)req, len, NAME_SHOW_MAX);
+        log_msg(TLSPOL_LOG_WARN, "%s: malformed request \"%s\": expected "
+                "\"<name> <key>\"", c->peer, shown);
+        return set_reply(p, "PERM malformed request: expected "
+                         "'<name> <key>'");
+    }
+    if (nlen == 7 && memcmp(req, "postfix", 7) == 0) {
+        p->compat = 0;
+    } else if (nlen == 14 && memcmp(req, "postfix-tlsrpt", 14) == 0) {
+        p->compat = COMPAT_TLSRPT;
+    } else {
+        show(shown, sizeof(shown), (const char *)req, nlen, NAME_SHOW_MAX);
+        snprintf(text, sizeof(text), "PERM unknown socketmap name '%s' "
+                 "(known: postfix, postfix-tlsrpt)", shown);
+        log_msg(TLSPOL_LOG_WARN, "%s: %s: %s", c->peer, key, text);
+        return set_reply(p, text);
+    }
+    if ((why = skip_reason(p->key, p->keylen)) != NULL) {
+        log_msg(TLSPOL_LOG_DEBUG, "%s: no lookup (%s) -> NOTFOUND ", key,
+                why);
+        return set_reply(p, "NOTFOUND ");
+    }
+    st = tlspol_resolve(s->ctx, p->key, on_result, p, &p->q);
+    if (st == TLSPOL_OK)
+        return 0;
+    p->q = NULL;
+    if (st == TLSPOL_ERR_INVAL) {
+        log_msg(TLSPOL_LOG_INFO, "%s: not a domain (%s) -> NOTFOUND ", key,
+                tlspol_ctx_errmsg(s->ctx));
+        return set_reply(p, "NOTFOUND ");
+    }
+    snprintf(text, sizeof(text), "TEMP %s: %s", tlspol_strerror(st),
+             tlspol_ctx_errmsg(s->ctx));
+    log_msg(TLSPOL_LOG_ERROR, "%s: lookup not started -> %.80s", key, text);
+    return set_reply(p, text);
+}
+
+/* parse_input - answer the complete requests in c's buffer; 0, or -1 if
+ * c must be closed (malformed input, out of memory) */
+static int
+parse_input(struct server *s, struct conn *c, int *progress)
+{
+    size_t off = 0;
+    int rc = 0;
+
+    while (c->inlen > off && c->npending < PIPELINE_MAX) {
+        const uint8_t *payload;
+        size_t plen, used;
+        const char *err = "netstring: malformed";
+        enum ns_rc r = ns_parse(c->in + off, c->inlen - off, s->max_request,
+                                &payload, &plen, &used, &err);
+
+        if (r == NS_MORE)
+            break;
+        if (r == NS_ERR) {
+            log_msg(TLSPOL_LOG_WARN, "%s: %s; closing the connection",
+                    c->peer, err);
+            rc = -1;
+            break;
+        }
+        if (handle_request(s, c, payload, plen) != 0) {
+            log_msg(TLSPOL_LOG_ERROR, "%s: out of memory; closing the "
+                    "connection", c->peer);
+            rc = -1;
+            break;
+        }
+        off += used;
+        *progress = 1;
+    }
+    if (off > 0) {
+        memmove(c->in, c->in + off, c->inlen - off);
+        c->inlen -= off;
+    }
+    if (c->inlen == 0) {
+        free(c->in);
+        c->in = NULL;
+    }
+    return rc;
+}
+
+/* move_replies - append completed replies at the head of the FIFO to the
+ * output buffer, in order; 0, or -1 if c must be closed */
+static int
+move_replies(struct conn *c, int *progress)
+{
+    struct pending *p;
+
+    while ((p = c->head) != NULL && (p->reply != NULL || p->replylen)) {
+        size_t live = c->outlen - c->outoff;
+
+        if (p->reply == NULL)
+            return -1; /* no memory for the reply */
+        if (live > 0 && live + p->replylen > OUT_MAX)
+            break;
+        if (c->outoff > 0) {
+            memmove(c->out, c->out + c->outoff, live);
+            c->outlen = live;
+            c->outoff = 0;
+        }
+        if (c->outlen + p->replylen > c->outcap) {
+            size_t cap = c->outlen + p->replylen;
+            char *n;
+
+            cap = cap < 4096 ? 4096 : cap;
+            if ((n = realloc(c->out, cap)) == NULL)
+                return -1;
+            c->out = n;
+            c->outcap = cap;
+        }
+        memcpy(c->out + c->outlen, p->reply, p->replylen);
+        c->outlen += p->replylen;
+        c->head = p->next;
+        if (c->head == NULL)
+            c->tail = NULL;
+        c->npending--;
+        pending_free(p);
+        *progress = 1;
+    }
+    return 0;
+}
+
+/* write_out - send buffered output; 0, or -1 if c must be closed */
+static int
+write_out(struct conn *c, int *progress)
+{
+    while (c->outlen > c->outoff) {
+        ssize_t n = send(c->ev.fd, c->out + c->outoff,
+                         c->outlen - c->outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            if (errno == EINTR)
+                continue;
+            log_msg(TLSPOL_LOG_DEBUG, "%s: write: %s", c->peer,
+                    strerror(errno));
+            return -1;
+        }
+        c->outoff += (size_t)n;
+        *progress = 1;
+    }
+    if (c->outoff == c->outlen) {
+        c->outoff = c->outlen = 0;
+        if (c->outcap > 65536) { /* give back a large buffer */
+            free(c->out);
+            c->out = NULL;
+            c->outcap = 0;
+        }
+    }
+    return 0;
+}
+
+/* conn_service - parse, answer and write what can be done now; 0, or -1
+ * if c was closed */
+static int
+conn_service(struct server *s, struct conn *c)
+{
+    int progress;
+
+    do {
+        progress = 0;
+        if (!s->stopping && parse_input(s, c, &progress) != 0)
+            goto close;
+        if (move_replies(c, &progress) != 0)
+            goto close;
+        if (write_out(c, &progress) != 0)
+            goto close;
+    } while (progress);
+    if (s->stopping && c->npending == 0 && c->outlen == c->outoff)
+        goto close;
+    set_events(s, c);
+    return 0;
+close:
+    conn_close(s, c);
+    return -1;
+}
+
+/* conn_read - read what the client sent, then service c */
+static void
+conn_read(struct server *s, struct conn *c)
+{
+    size_t cap = s->max_request + NS_OVERHEAD;
+
+    for (;;) {
+        ssize_t n;
+
+        if (c->in == NULL && (c->in = malloc(cap)) == NULL) {
+            log_msg(TLSPOL_LOG_ERROR, "%s: out of memory", c->peer);
+            conn_close(s, c);
+            return;
+        }
+        if (c->inlen == cap)
+            break; /* parse first: the buffer holds a whole request */
+        n = recv(c->ev.fd, c->in + c->inlen, cap - c->inlen, MSG_DONTWAIT);
+        if (n == 0) {
+            if (c->npending > 0)
+                log_msg(TLSPOL_LOG_DEBUG, "%s: closed with %zu requests "
+                        "outstanding", c->peer, c->npending);
+            conn_close(s, c);
+            return;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            log_msg(TLSPOL_LOG_DEBUG, "%s: read: %s", c->peer,
+                    strerror(errno));
+            conn_close(s, c);
+            return;
+        }
+        c->inlen += (size_t)n;
+        if (c->inlen == cap)
+            break;
+    }
+    conn_service(s, c);
+}
+
+/* peer_name - a description of the client for logs */
+static void
+peer_name(int fd, const struct sockaddr_storage *ss, char *out, size_t size)
+{
+    char a[INET6_ADDRSTRLEN];
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+        inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+        snprintf(out, size, "%s:%u", a, ntohs(sin->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+        inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+        snprintf(out, size, "[%s]:%u", a, ntohs(s6->sin6_port));
+    } else {
+        struct ucred cr;
+        socklen_t len = sizeof(cr);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
+            snprintf(out, size, "unix(pid %ld, uid %lu)", (long)cr.pid,
+                     (unsigned long)cr.uid);
+        else
+            snprintf(out, size, "unix(fd %d)", fd);
+    }
+}
+
+/* accept_all - accept until EAGAIN; beyond --max-clients close at once */
+static void
+accept_all(struct server *s, struct listener *l)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        struct epoll_event ee;
+        struct conn *c;
+        int fd = accept4(l->ev.fd, (struct sockaddr *)&ss, &sslen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if ((errno == EMFILE || errno == ENFILE) &&
+                s->reserve_fd >= 0) {
+                /* out of fds: accept with the spare fd and shed load */
+                close(s->reserve_fd);
+                fd = accept(l->ev.fd, NULL, NULL);
+                if (fd >= 0)
+                    close(fd);
+                s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (!s->overload_logged)
+                    log_msg(TLSPOL_LOG_WARN, "%s: out of file descriptors "
+                            "with %zu connections; closing new ones",
+                            l->spec, s->nconns);
+                s->overload_logged = 1;
+                if (fd >= 0)
+                    continue;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                log_msg(TLSPOL_LOG_WARN, "%s: accept: %s", l->spec,
+                        strerror(errno));
+            }
+            return;
+        }
+        if (s->nconns >= s->max_clients) {
+            close(fd);
+            if (!s->overload_logged)
+                log_msg(TLSPOL_LOG_WARN, "%s: --max-clients %lu reached; "
+                        "closing new connections", l->spec,
+                        s->max_clients);
+            s->overload_logged = 1;
+            continue;
+        }
+        if ((c = calloc(1, sizeof(*c))) == NULL) {
+            close(fd);
+            log_msg(TLSPOL_LOG_ERROR, "%s: out of memory", l->spec);
+            return;
+        }
+        c->ev.kind = EV_CONN;
+        c->ev.fd = fd;
+        c->last = now_sec();
+        peer_name(fd, &ss, c->peer, sizeof(c->peer));
+        memset(&ee, 0, sizeof(ee));
+        ee.events = c->events = EPOLLIN;
+        ee.data.ptr = &c->ev;
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ee) != 0) {
+            log_msg(TLSPOL_LOG_ERROR, "epoll_ctl: %s", strerror(errno));
+            close(fd);
+            free(c);
+            continue;
+        }
+        c->next = s->conns;
+        if (s->conns != NULL)
+            s->conns->prev = c;
+        s->conns = c;
+        s->nconns++;
+        log_msg(TLSPOL_LOG_DEBUG, "%s: connected on %s (%zu connections)",
+                c->peer, l->spec, s->nconns);
+    }
+}
+
+/* service_ready - after dispatch: service connections with new replies */
+static void
+service_ready(struct server *s)
+{
+    while (s->ready != NULL) {
+        struct conn *c = s->ready;
+
+        s->ready = c->rnext;
+        c->rnext = NULL;
+        c->in_ready = 0;
+        if (c->ev.fd >= 0)
+            conn_service(s, c);
+    }
+}
+
+/* sweep - once a second: close idle connections (no request for
+ * --idle-timeout seconds and nothing outstanding) */
+static void
+sweep(struct server *s)
+{
+    time_t now = now_sec();
+    struct conn *c, *next;
+
+    for (c = s->conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->npending == 0 && c->outlen == c->outoff &&
+            now - c->last >= (time_t)s->idle_timeout) {
+            log_msg(TLSPOL_LOG_DEBUG, "%s: idle for %lu s; closing",
+                    c->peer, s->idle_timeout);
+            conn_close(s, c);
+        }
+    }
+}
+
+/* close_listeners - stop accepting; remove unix socket files if we can */
+static void
+close_listeners(struct server *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->nlst; i++) {
+        struct listener *l = &s->lst[i];
+
+        if (l->ev.fd >= 0) {
+            epoll_ctl(s->epfd, EPOLL_CTL_DEL, l->ev.fd, NULL);
+            close(l->ev.fd);
+            l->ev.fd = -1;
+        }
+        if (l->path != NULL) {
+            unlink(l->path); /* may fail after dropping privileges */
+            free(l->path);
+            l->path = NULL;
+        }
+    }
+}
+
+/* start_stop - SIGTERM/SIGINT: stop accepting, finish in-flight work */
+static void
+start_stop(struct server *s, const char *signame)
+{
+    struct conn *c, *next;
+    unsigned long bound = (unsigned long)s->timeout_ms * 4 / 1000 + 1;
+
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    s->stop_deadline = now_sec() + (time_t)bound;
+    close_listeners(s);
+    log_msg(TLSPOL_LOG_INFO, "%s: shutting down; finishing %zu queries "
+            "(at most %lu s)", signame, tlspol_ctx_pending(s->ctx), bound);
+    for (c = s->conns; c != NULL; c = next) {
+        next = c->next;
+        conn_service(s, c); /* closes connections with nothing to do */
+    }
+}
+
+/* reload - SIGHUP: reread --config */
+static void
+reload(struct server *s)
+{
+    tlspol_status st;
+
+    if (s->config == NULL) {
+        log_msg(TLSPOL_LOG_INFO, "SIGHUP: no --config file; nothing to "
+                "reload");
+        return;
+    }
+    st = tlspol_ctx_load_config(s->ctx, s->config);
+    if (st == TLSPOL_OK)
+        log_msg(TLSPOL_LOG_INFO, "SIGHUP: reloaded %s", s->config);
+    else
+        log_msg(TLSPOL_LOG_ERROR, "SIGHUP: reloading %s failed: %s; kept "
+                "the old configuration", s->config,
+                tlspol_ctx_errmsg(s->ctx));
+}
+
+/* handle_signals - read the signalfd */
+static void
+handle_signals(struct server *s)
+{
+    struct signalfd_siginfo si;
+
+    while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+        if (si.ssi_signo == SIGHUP)
+            reload(s);
+        else if (si.ssi_signo == SIGTERM)
+            start_stop(s, "SIGTERM");
+        else if (si.ssi_signo == SIGINT)
+            start_stop(s, "SIGINT");
+    }
+}
+
+/* add_fd - register a non-connection fd for reading; 0 or -1 */
+static int
+add_fd(struct server *s, struct ev *ev)
+{
+    struct epoll_event ee;
+
+    memset(&ee, 0, sizeof(ee));
+    ee.events = EPOLLIN;
+    ee.data.ptr = ev;
+    return epoll_ctl(s->epfd, EPOLL_CTL_ADD, ev->fd, &ee);
+}
+
+/* run - the event loop; EX_OK or EX_SETUP */
+static int
+run(struct server *s)
+{
+    struct epoll_event evs[256];
+
+    for (;;) {
+        int i, n;
+
+        if (s->stopping) {
+            if (s->nconns == 0) {
+                log_msg(TLSPOL_LOG_INFO, "all queries finished; exiting");
+                return EX_OK;
+            }
+            if (now_sec() >= s->stop_deadline) {
+                log_msg(TLSPOL_LOG_WARN, "shutdown bound reached with %zu "
+                        "connections waiting; exiting", s->nconns);
+                return EX_OK;
+            }
+        }
+        n = epoll_wait(s->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])),
+                       -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            log_msg(TLSPOL_LOG_ERROR, "epoll_wait: %s", strerror(errno));
+            return EX_SETUP;
+        }
+        /* the library first, so that replies go out in this round */
+        for (i = 0; i < n; i++) {
+            struct ev *ev = evs[i].data.ptr;
+
+            if (ev->kind == EV_LIB) {
+                tlspol_status st = tlspol_ctx_dispatch(s->ctx);
+
+                if (st != TLSPOL_OK)
+                    log_msg(TLSPOL_LOG_ERROR, "dispatch: %s",
+                            tlspol_strerror(st));
+                service_ready(s);
+                evs[i].data.ptr = NULL;
+            }
+        }
+        for (i = 0; i < n; i++) {
+            struct ev *ev = evs[i].data.ptr;
+
+            if (ev == NULL)
+                continue;
+            switch (ev->kind) {
+            case EV_LISTEN:
+                if (!s->stopping)
+                    accept_all(s, (struct listener *)(void *)ev);
+                break;
+            case EV_SIGNAL:
+                handle_signals(s);
+                break;
+            case EV_TIMER: {
+                uint64_t ticks;
+
+                if (read(ev->fd, &ticks, sizeof(ticks)) < 0 &&
+                    errno != EAGAIN)
+                    log_msg(TLSPOL_LOG_WARN, "timerfd: %s",
+                            strerror(errno));
+                sweep(s);
+                break;
+            }
+            case EV_CONN: {
+                struct conn *c = (struct conn *)(void *)ev;
+
+                if (c->ev.fd < 0)
+                    break; /* closed earlier in this round */
+                if (evs[i].events & (EPOLLERR | EPOLLHUP) &&
+                    !(evs[i].events & EPOLLIN)) {
+                    conn_close(s, c);
+                } else if (evs[i].events & EPOLLIN) {
+                    conn_read(s, c);
+                } else if (evs[i].events & EPOLLOUT) {
+                    conn_service(s, c);
+                }
+                break;
+            }
+            case EV_LIB:
+                break;
+            }
+        }
+        reap(s);
+    }
+}
+
+int
+main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "listen", required_argument, NULL, 'l' },
+        { "socket-mode", required_argument, NULL, 'M' },
+        { "socket-owner", required_argument, NULL, 'O' },
+        { "allow-remote", no_argument, NULL, 'R' },
+        { "max-clients", required_argument, NULL, 'm' },
+        { "idle-timeout", required_argument, NULL, 'i' },
+        { "max-request", required_argument, NULL, 'q' },
+        { "config", required_argument, NULL, 'f' },
+        { "preload", required_argument, NULL, 'P' },
+        { "resolver", required_argument, NULL, 'r' },
+        { "trust-anchor", required_argument, NULL, 'a' },
+        { "ca-file", required_argument, NULL, 'c' },
+        { "ca-path", required_argument, NULL, 'C' },
+        { "timeout", required_argument, NULL, 't' },
+        { "dnssec", required_argument, NULL, 'D' },
+        { "check-resolver", no_argument, NULL, 'K' },
+        { "bogus-name", required_argument, NULL, 'B' },
+        { "user", required_argument, NULL, 'u' },
+        { "no-drop-privileges", no_argument, NULL, 'N' },
+        { "foreground", no_argument, NULL, 'F' },
+        { "log", required_argument, NULL, 'L' },
+        { "verbose", no_argument, NULL, 'v' },
+        { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
+        { NULL, 0, NULL, 0 },
+    };
+    static struct server srv;
+    struct server *s = &srv;
+    const char *listen_spec[LISTEN_MAX], *preload[PRELOAD_MAX];
+    size_t n_listen = 0, n_preload = 0, k;
+    const char *ta = NULL, *ca = NULL, *capath = NULL, *bogus = NULL;
+    const char *user = NULL, *owner = NULL;
+    char *resolvers = NULL;
+    int trust_ad = 0, check = 0, no_drop = 0, allow_remote = 0;
+    int verbose = 0, c, rc = EX_SETUP;
+    unsigned long mode = 0666;
+    uid_t own_uid = (uid_t)-1;
+    gid_t own_gid = (gid_t)-1;
+    struct itimerspec its;
+    struct rlimit rl;
+    sigset_t mask;
+    tlspol_status st;
+
+    s->epfd = s->sigfd = s->timerfd = s->reserve_fd = -1;
+    s->max_clients = 4096;
+    s->idle_timeout = 30;
+    s->max_request = 10240;
+    for (k = 0; k < LISTEN_MAX; k++)
+        s->lst[k].ev.fd = -1;
+
+    while ((c = getopt_long(argc, argv, "l:f:r:a:c:t:u:vhV", opts,
+                            NULL)) != -1) {
+        switch (c) {
+        case 'l':
+            if (n_listen == LISTEN_MAX) {
+                fprintf(stderr, "%s: at most %d --listen\n", progname,
+                        LISTEN_MAX);
+                return EX_USAGE;
+            }
+            if (strncmp(optarg, "unix:", 5) != 0 &&
+                strncmp(optarg, "inet:", 5) != 0) {
+                fprintf(stderr, "%s: --listen %s: expected unix:PATH or "
+                        "inet:HOST:PORT\n", progname, optarg);
+                return EX_USAGE;
+            }
+            listen_spec[n_listen++] = optarg;
+            break;
+        case 'M':
+            if (parse_ulong(optarg, 8, 0, 0777, &mode) != 0) {
+                fprintf(stderr, "%s: --socket-mode: \"%s\" is not an octal "
+                        "mode (e.g. 0660)\n", progname, optarg);
+                return EX_USAGE;
+            }
+            break;
+        case 'O': owner = optarg; break;
+        case 'R': allow_remote = 1; break;
+        case 'm':
+            if (parse_ulong(optarg, 10, 1, 1000000, &s->max_clients)) {
+                fprintf(stderr, "%s: --max-clients: \"%s\" is not a number "
+                        "from 1 to 1000000\n", progname, optarg);
+                return EX_USAGE;
+            }
+            break;
+        case 'i':
+            if (parse_ulong(optarg, 10, 1, 86400, &s->idle_timeout)) {
+                fprintf(stderr, "%s: --idle-timeout: \"%s\" is not a number "
+                        "of seconds from 1 to 86400\n", progname, optarg);
+                return EX_USAGE;
+            }
+            break;
+        case 'q':
+            if (parse_ulong(optarg, 10, 64, 1000000, &s->max_request)) {
+                fprintf(stderr, "%s: --max-request: \"%s\" is not a number "
+                        "of bytes from 64 to 1000000\n", progname, optarg);
+                return EX_USAGE;
+            }
+            break;
+        case 'f': s->config = optarg; break;
+        case 'P':
+            if (n_preload == PRELOAD_MAX) {
+                fprintf(stderr, "%s: at most %d --preload files\n",
+                        progname, PRELOAD_MAX);
+                return EX_USAGE;
+            }
+            preload[n_preload++] = optarg;
+            break;
+        case 'r':
+            if (add_resolver(&resolvers, optarg) != 0) {
+                fprintf(stderr, "%s: out of memory\n", progname);
+                return EX_SETUP;
+            }
+            break;
+        case 'a': ta = optarg; break;
+        case 'c': ca = optarg; break;
+        case 'C': capath = optarg; break;
+        case 't':
+            if ((s->timeout_ms = parse_timeout(optarg)) == 0) {
+                fprintf(stderr, "%s: --timeout: \"%s\" is not a number of "
+                        "seconds between 0.1 and 600\n", progname, optarg);
+                goto usage_error;
+            }
+            break;
+        case 'D':
+            if (strcmp(optarg, "trust-ad") == 0) {
+                trust_ad = 1;
+            } else if (strcmp(optarg, "validate") == 0) {
+                trust_ad = 0;
+            } else {
+                fprintf(stderr, "%s: --dnssec: expected validate or "
+                        "trust-ad\n", progname);
+                goto usage_error;
+            }
+            break;
+        case 'K': check = 1; break;
+        case 'B': bogus = optarg; break;
+        case 'u': user = optarg; break;
+        case 'N': no_drop = 1; break;
+        case 'F': break;
+        case 'L':
+            if (strcmp(optarg, "syslog") == 0) {
+                use_syslog = 1;
+            } else if (strcmp(optarg, "stderr") == 0) {
+                use_syslog = 0;
+            } else {
+                fprintf(stderr, "%s: --log: expected stderr or syslog\n",
+                        progname);
+                goto usage_error;
+            }
+            break;
+        case 'v': verbose++; break;
+        case 'h':
+            usage(stdout);
+            free(resolvers);
+            return EX_OK;
+        case 'V':
+            printf("%s %s\n", progname, tlspol_version());
+            free(resolvers);
+            return EX_OK;
+        default:
+            usage(stderr);
+            goto usage_error;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "%s: unexpected argument \"%s\" (try --help)\n",
+                progname, argv[optind]);
+        goto usage_error;
+    }
+    if (n_listen == 0) {
+        fprintf(stderr, "%s: no --listen given (try --help)\n", progname);
+        goto usage_error;
+    }
+    if (user != NULL && no_drop) {
+        fprintf(stderr, "%s: --user and --no-drop-privileges exclude each "
+                "other\n", progname);
+        goto usage_error;
+    }
+    if (owner != NULL && parse_owner(owner, &own_uid, &own_gid) != 0) {
+        fprintf(stderr, "%s: --socket-owner %s: unknown user or group\n",
+                progname, owner);
+        goto usage_error;
+    }
+    if (verbose >= 2)
+        log_max = TLSPOL_LOG_DEBUG;
+    if (use_syslog)
+        openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+
+    /* the resolver context */
+    if ((st = tlspol_ctx_new(&s->ctx)) != TLSPOL_OK) {
+        log_msg(TLSPOL_LOG_ERROR, "cannot create the resolver context: %s",
+                tlspol_strerror(st));
+        goto out;
+    }
+    the_server = s;
+    tlspol_ctx_set_log_fn(s->ctx, lib_log, NULL,
+                          verbose >= 2 ? TLSPOL_LOG_DEBUG
+                          : verbose == 1 ? TLSPOL_LOG_INFO
+                                         : TLSPOL_LOG_WARN);
+    if (s->config != NULL &&
+        tlspol_ctx_load_config(s->ctx, s->config) != TLSPOL_OK) {
+        log_msg(TLSPOL_LOG_ERROR, "%s", tlspol_ctx_errmsg(s->ctx));
+        goto out;
+    }
+    for (k = 0; k < n_preload; k++)
+        if (tlspol_ctx_add_preload(s->ctx, preload[k]) != TLSPOL_OK) {
+            log_msg(TLSPOL_LOG_ERROR, "%s", tlspol_ctx_errmsg(s->ctx));
+            goto out;
+        }
+    if ((resolvers && tlspol_ctx_set_resolvers(s->ctx, resolvers)) ||
+        (ta && tlspol_ctx_set_trust_anchor_file(s->ctx, ta)) ||
+        (ca && tlspol_ctx_set_ca_file(s->ctx, ca)) ||
+        (capath && tlspol_ctx_set_ca_path(s->ctx, capath)) ||
+        (s->timeout_ms && tlspol_ctx_set_timeout(s->ctx, s->timeout_ms)) ||
+        (trust_ad && tlspol_ctx_set_dnssec_mode(s->ctx,
+                                                TLSPOL_DNSSEC_TRUST_AD))) {
+        log_msg(TLSPOL_LOG_ERROR, "%s", tlspol_ctx_errmsg(s->ctx));
+        goto out;
+    }
+    if (s->timeout_ms == 0)
+        s->timeout_ms = 30000; /* the library's default */
+
+    /* enough descriptors for --max-clients */
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+        rl.rlim_cur < (rlim_t)s->max_clients + 64) {
+        rlim_t want = (rlim_t)s->max_clients + 64;
+
+        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+            rl.rlim_cur < want)
+            log_msg(TLSPOL_LOG_WARN, "file descriptor limit %lu is below "
+                    "--max-clients %lu + 64", (unsigned long)rl.rlim_cur,
+                    s->max_clients);
+    }
+
+    /* event sources */
+    if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        goto os_error;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGHUP);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
+        goto os_error;
+    signal(SIGPIPE, SIG_IGN);
+    if ((s->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+        goto os_error;
+    s->sig_ev.kind = EV_SIGNAL;
+    s->sig_ev.fd = s->sigfd;
+    if ((s->timerfd = timerfd_create(CLOCK_MONOTONIC,
+                                     TFD_NONBLOCK | TFD_CLOEXEC)) < 0)
+        goto os_error;
+    memset(&its, 0, sizeof(its));
+    its.it_value.tv_sec = its.it_interval.tv_sec = 1;
+    if (timerfd_settime(s->timerfd, 0, &its, NULL) != 0)
+        goto os_error;
+    s->timer_ev.kind = EV_TIMER;
+    s->timer_ev.fd = s->timerfd;
+    s->lib_ev.kind = EV_LIB;
+    s->lib_ev.fd = tlspol_ctx_get_fd(s->ctx);
+    s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (add_fd(s, &s->sig_ev) != 0 || add_fd(s, &s->timer_ev) != 0 ||
+        add_fd(s, &s->lib_ev) != 0)
+        goto os_error;
+
+    /* listeners, before dropping privileges */
+    for (k = 0; k < n_listen; k++) {
+        struct listener *l = &s->lst[s->nlst];
+        const char *spec = listen_spec[k];
+        int fd;
+
+        l->spec = spec;
+        if (strncmp(spec, "unix:", 5) == 0) {
+            if ((l->path = strdup(spec + 5)) == NULL)
+                goto os_error;
+            fd = open_unix(l->path, (mode_t)mode, own_uid, own_gid);
+            if (fd < 0) {
+                free(l->path);
+                l->path = NULL;
+            }
+        } else {
+            fd = open_inet(spec + 5, allow_remote);
+            if (fd == -2) {
+                rc = EX_USAGE;
+                goto out;
+            }
+        }
+        if (fd < 0)
+            goto out;
+        l->ev.kind = EV_LISTEN;
+        l->ev.fd = fd;
+        s->nlst++;
+        if (add_fd(s, &l->ev) != 0)
+            goto os_error;
+        log_msg(TLSPOL_LOG_INFO, "listening on %s", spec);
+    }
+
+    if (!no_drop && (user != NULL || geteuid() == 0)) {
+        if (drop_privileges(user != NULL ? user : "nobody") != 0)
+            goto out;
+    } else if (geteuid() == 0) {
+        log_msg(TLSPOL_LOG_WARN, "running as root (--no-drop-privileges)");
+    }
+
+    if (check) {
+        const char *report = "", *p, *nl;
+
+        st = tlspol_ctx_check_resolver(s->ctx, bogus, &report);
+        for (p = report; p != NULL && *p != '\0'; p = nl) {
+            size_t len;
+
+            nl = strchr(p, '\n');
+            len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+            if (len > 1000)
+                len = 1000;
+            log_msg(TLSPOL_LOG_INFO, "resolver self-test: %.*s", (int)len,
+                    p);
+            if (nl != NULL)
+                nl++;
+        }
+        if (st == TLSPOL_OK)
+            log_msg(TLSPOL_LOG_INFO, "resolver self-test: DNSSEC works");
+        else
+            log_msg(TLSPOL_LOG_ERROR, "resolver self-test FAILED (%s: %s): "
+                    "DNSSEC does not work on this resolver path; DANE IS "
+                    "UNAVAILABLE, serving MTA-STS and preload policies "
+                    "only", tlspol_strerror(st),
+                    tlspol_ctx_errmsg(s->ctx));
+    }
+
+    log_msg(TLSPOL_LOG_INFO, "%s %s ready", progname, tlspol_version());
+    rc = run(s);
+    goto out;
+
+usage_error:
+    free(resolvers);
+    return EX_USAGE;
+os_error:
+    log_msg(TLSPOL_LOG_ERROR, "setup: %s", strerror(errno));
+    rc = EX_SETUP;
+out:
+    while (s->conns != NULL)
+        conn_close(s, s->conns);
+    reap(s);
+    close_listeners(s);
+    tlspol_ctx_free(s->ctx);
+    if (s->reserve_fd >= 0)
+        close(s->reserve_fd);
+    if (s->timerfd >= 0)
+        close(s->timerfd);
+    if (s->sigfd >= 0)
+        close(s->sigfd);
+    if (s->epfd >= 0)
+        close(s->epfd);
+    free(resolvers);
+    if (use_syslog)
+        closelog();
+    return rc;
+}
