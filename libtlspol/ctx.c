@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "internal.h"
 #include "preload.h"
+#include "store.h"
 #include "msgid.h"
 #include "tlspol-version.h"
 
@@ -200,6 +201,8 @@ tlspol_ctx_free(tlspol_ctx *ctx)
     tp_free(ctx->trust_anchor_file);
     tp_free(ctx->ca_file);
     tp_free(ctx->ca_path);
+    tp_store_close(ctx);
+    tp_free(ctx->cache_file);
     tp_free(ctx->check_report);
     free_policy(ctx->conf, ctx->preload, ctx->preload_files,
                 ctx->n_preload);
@@ -255,6 +258,14 @@ tlspol_ctx_set_ca_file(tlspol_ctx *ctx, const char *path)
     if (ctx == NULL)
         return TLSPOL_ERR_INVAL;
     return set_string(ctx, &ctx->ca_file, path, "CA file");
+}
+
+TP_EXPORT tlspol_status
+tlspol_ctx_set_cache_file(tlspol_ctx *ctx, const char *path)
+{
+    if (ctx == NULL)
+        return TLSPOL_ERR_INVAL;
+    return set_string(ctx, &ctx->cache_file, path, "cache file");
 }
 
 TP_EXPORT tlspol_status
@@ -389,8 +400,22 @@ tp_ctx_start(struct tlspol_ctx *ctx)
         tp_ctx_seterr(ctx, "curl multi handle could not be created");
         return TLSPOL_ERR_INTERNAL;
     }
+    if (ctx->cache_file != NULL && tp_store_open(ctx) != 0) {
+        tp_log(ctx, TLSPOL_LOG_ERROR, TP_MSG_STORE, "%s", ctx->errmsg);
+        tp_fetch_teardown(ctx);
+        tp_dns_teardown(ctx);
+        return TLSPOL_ERR_IO;
+    }
     ctx->started = true;
     return TLSPOL_OK;
+}
+
+TP_EXPORT tlspol_status
+tlspol_ctx_open(tlspol_ctx *ctx)
+{
+    if (ctx == NULL)
+        return TLSPOL_ERR_INVAL;
+    return tp_ctx_start(ctx);
 }
 
 TP_EXPORT tlspol_status

@@ -34,6 +34,8 @@ struct tlspol_ctx {
     char *trust_anchor_file;
     char *ca_file;
     char *ca_path;
+    char *cache_file;              /* persistent store, or NULL */
+    struct sqlite3 *db;            /* open store, or NULL */
     unsigned int timeout_ms;
     enum tp_dnssec_mode dnssec_mode;   /* in force (OFF after a failed
                                           self-test) */

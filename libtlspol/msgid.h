@@ -24,6 +24,7 @@
 #define TP_MSG_OVERRIDE_WEAKENS "TP1402" /* warn: override weakens policy */
 #define TP_MSG_CONFIG          "TP1403"  /* error/warn: configuration */
 #define TP_MSG_PRELOAD         "TP1404"  /* error/warn: preload list */
+#define TP_MSG_STORE           "TP1501"  /* info/warn: persistent store */
 #define TP_MSG_INTERNAL        "TP1901"  /* error: internal error */
 
 #endif

@@ -16,6 +16,7 @@
 #include "domain.h"
 #include "internal.h"
 #include "msgid.h"
+#include "store.h"
 #include "sts_cache.h"
 
 static void finish(struct tp_lookup *lk);
@@ -391,6 +392,9 @@ on_fetch(struct tp_fetch *f)
                                        lk->sts_txt.id, &lk->pol, f->body,
                                        f->len, lk->fetched_at);
 
+            if (put >= 0)
+                tp_store_put(lk->ctx, tp_sts_cache_get(&lk->ctx->sts_cache,
+                                                       lk->domain));
             if (put == 1)
                 tp_log(lk->ctx, TLSPOL_LOG_WARN, TP_MSG_STS_CHANGED,
                        "%s: policy content changed without a new id %s "
@@ -672,6 +676,7 @@ fall_back_to_cache(struct tp_lookup *lk)
     if (lk->txt_rc == TP_OK) {
         ce->failed_at = now;
         snprintf(ce->failed_id, sizeof(ce->failed_id), "%s", lk->sts_txt.id);
+        tp_store_put(lk->ctx, ce);
     }
     snprintf(why, sizeof(why), "stays in force: %s", detail);
     tp_log(lk->ctx, TLSPOL_LOG_WARN, TP_MSG_STS_FETCH_FAIL, "%s: cached "

@@ -6,7 +6,7 @@ set -eu
 
 PKGS="meson ninja-build pkg-config gcc g++ clang
 libgetdns-dev libcurl4-openssl-dev libssl-dev libidn2-dev libyaml-dev
-libcriterion-dev dns-root-data
+libcriterion-dev libsqlite3-dev dns-root-data
 nsd ldnsutils unbound nginx-light iproute2 openssl curl python3 procps python3-dnspython
 postfix"
 

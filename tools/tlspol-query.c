@@ -63,6 +63,8 @@ usage(FILE *fp)
 "  -c, --ca-file FILE          CA bundle for HTTPS policy hosts\n"
 "                              (default: the system store)\n"
 "      --ca-path DIR           hashed CA directory, as --ca-file\n"
+"      --cache-file FILE       keep MTA-STS policies in this SQLite file\n"
+"                              (survives restarts; default: memory)\n"
 "      --trust-ad              trust the resolver's AD bit instead of\n"
 "                              validating DNSSEC here (only for a\n"
 "                              validating resolver on loopback)\n"
@@ -285,6 +287,7 @@ main(int argc, char **argv)
         { "postfix-compat", required_argument, NULL, 'X' },
         { "connect", no_argument, NULL, 'N' },
         { "port", required_argument, NULL, 'O' },
+        { "cache-file", required_argument, NULL, 'F' },
         { "timeout", required_argument, NULL, 't' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -292,6 +295,7 @@ main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *ta = NULL, *ca = NULL, *capath = NULL, *bogus = NULL;
+    const char *cachefile = NULL;
     int trust_ad = 0, check = 0, connect = 0;
     const char *config = NULL, *preload[16];
     size_t n_preload = 0;
@@ -318,6 +322,7 @@ main(int argc, char **argv)
         case 'c': ca = optarg; break;
         case 'C': capath = optarg; break;
         case 'D': trust_ad = 1; break;
+        case 'F': cachefile = optarg; break;
         case 'K': check = 1; break;
         case 'B': bogus = optarg; break;
         case 'f': config = optarg; break;
@@ -395,6 +400,7 @@ main(int argc, char **argv)
         (ta && (st = tlspol_ctx_set_trust_anchor_file(ctx, ta))) ||
         (ca && (st = tlspol_ctx_set_ca_file(ctx, ca))) ||
         (capath && (st = tlspol_ctx_set_ca_path(ctx, capath))) ||
+        (cachefile && (st = tlspol_ctx_set_cache_file(ctx, cachefile))) ||
         (timeout && (st = tlspol_ctx_set_timeout(ctx, timeout))) ||
         (trust_ad && (st = tlspol_ctx_set_dnssec_mode(
                           ctx, TLSPOL_DNSSEC_TRUST_AD)))) {

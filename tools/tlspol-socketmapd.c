@@ -176,6 +176,8 @@ usage(FILE *fp)
 "  -a, --trust-anchor FILE     DNSSEC trust anchor\n"
 "  -c, --ca-file FILE          CA bundle for HTTPS policy hosts\n"
 "      --ca-path DIR           hashed CA directory\n"
+"      --cache-file FILE       keep MTA-STS policies in this SQLite file\n"
+"                              (survives restarts and kill -9)\n"
 "  -t, --timeout SECONDS       bound on each DNS query and policy fetch\n"
 "      --dnssec validate|trust-ad   where DNSSEC state comes from\n"
 "      --check-resolver        test the resolver path at start; DANE is\n"
@@ -1351,6 +1353,7 @@ main(int argc, char **argv)
         { "trust-anchor", required_argument, NULL, 'a' },
         { "ca-file", required_argument, NULL, 'c' },
         { "ca-path", required_argument, NULL, 'C' },
+        { "cache-file", required_argument, NULL, 1000 },
         { "timeout", required_argument, NULL, 't' },
         { "dnssec", required_argument, NULL, 'D' },
         { "check-resolver", no_argument, NULL, 'K' },
@@ -1369,6 +1372,7 @@ main(int argc, char **argv)
     const char *listen_spec[LISTEN_MAX], *preload[PRELOAD_MAX];
     size_t n_listen = 0, n_preload = 0, k;
     const char *ta = NULL, *ca = NULL, *capath = NULL, *bogus = NULL;
+    const char *cachefile = NULL;
     const char *user = NULL, *owner = NULL;
     char *resolvers = NULL;
     int trust_ad = 0, check = 0, no_drop = 0, allow_remote = 0;
@@ -1453,6 +1457,7 @@ main(int argc, char **argv)
         case 'a': ta = optarg; break;
         case 'c': ca = optarg; break;
         case 'C': capath = optarg; break;
+        case 1000: cachefile = optarg; break;
         case 't':
             if ((s->timeout_ms = parse_timeout(optarg)) == 0) {
                 fprintf(stderr, "%s: --timeout: \"%s\" is not a number of "
@@ -1550,6 +1555,7 @@ main(int argc, char **argv)
         (ta && tlspol_ctx_set_trust_anchor_file(s->ctx, ta)) ||
         (ca && tlspol_ctx_set_ca_file(s->ctx, ca)) ||
         (capath && tlspol_ctx_set_ca_path(s->ctx, capath)) ||
+        (cachefile && tlspol_ctx_set_cache_file(s->ctx, cachefile)) ||
         (s->timeout_ms && tlspol_ctx_set_timeout(s->ctx, s->timeout_ms)) ||
         (trust_ad && tlspol_ctx_set_dnssec_mode(s->ctx,
                                                 TLSPOL_DNSSEC_TRUST_AD))) {
@@ -1634,6 +1640,12 @@ main(int argc, char **argv)
         log_msg(TLSPOL_LOG_INFO, "listening on %s", spec);
     }
 
+    /* Set up resolver and cache file now: errors show at start, and the
+     * cache file is opened before privileges are dropped. */
+    if (tlspol_ctx_open(s->ctx) != TLSPOL_OK) {
+        log_msg(TLSPOL_LOG_ERROR, "%s", tlspol_ctx_errmsg(s->ctx));
+        goto out;
+    }
     if (!no_drop && (user != NULL || geteuid() == 0)) {
         if (drop_privileges(user != NULL ? user : "nobody") != 0)
             goto out;

@@ -268,6 +268,20 @@ TLSPOL_EXPORT tlspol_status
 tlspol_ctx_set_ca_file(tlspol_ctx *ctx, const char *path);
 
 /**
+ * Keep the MTA-STS policy cache in this file (SQLite, WAL mode) so that
+ * policies survive restarts and crashes: at the first resolve the file is
+ * opened (created if missing) and its unexpired entries are loaded; each
+ * fetched policy is written at once.  Rows are validated on load like
+ * network input.  Without this option the cache lives in memory only.
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL; TLSPOL_ERR_BUSY after the first
+ *         resolve.  An unusable file makes the first resolve fail with
+ *         TLSPOL_ERR_IO (the message names the file).
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_set_cache_file(tlspol_ctx *ctx, const char *path);
+
+/**
  * A directory of hashed CA certificates (c_rehash layout), as
  * tlspol_ctx_set_ca_file().
  * @since 0.1
@@ -358,6 +372,17 @@ tlspol_ctx_set_postfix_compat(tlspol_ctx *ctx, unsigned int compat);
 /** A counter (see tlspol_stat); 0 for unknown ones.  @since 0.1 */
 TLSPOL_EXPORT uint64_t
 tlspol_ctx_stat(const tlspol_ctx *ctx, tlspol_stat which);
+
+/**
+ * Set the context up now (resolver, trust anchor, HTTPS client, cache
+ * file) instead of at the first resolve, so that a server reports setup
+ * errors at start and opens its files before dropping privileges.
+ * Options are fixed afterwards.
+ * @return TLSPOL_OK; the errors of tlspol_resolve() for setup.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_open(tlspol_ctx *ctx);
 
 /**
  * Receive log messages up to max_level (inclusive).  fn NULL disables

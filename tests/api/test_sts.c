@@ -7,12 +7,16 @@
  */
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
 #include "../leakcheck.h"
+#include <sqlite3.h>
+
 #include "netenv.h"
 #include "tlspol/tlspol.h"
 
@@ -439,4 +443,113 @@ Test(cache, failures_are_not_cached)
     cr_assert(has_trace(r, "HTTPS GET"), "fetched again");
     tlspol_result_free(r);
     tlspol_ctx_free(ctx);
+}
+
+/* cache_ctx - a network context using the cache file path */
+static tlspol_ctx *
+cache_ctx(const char *path)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+
+    cr_assert_eq(tlspol_ctx_set_cache_file(ctx, path), TLSPOL_OK);
+    return ctx;
+}
+
+Test(cache, policies_survive_a_restart_in_the_cache_file)
+{
+    char path[] = "/tmp/tlspol-cache-XXXXXX";
+    int fd = mkstemp(path);
+    tlspol_ctx *ctx;
+    tlspol_result *r;
+
+    cr_assert_geq(fd, 0);
+    close(fd);
+    unlink(path); /* let SQLite create it */
+    ctx = cache_ctx(path);
+    r = resolve1(ctx, "enforce.test");
+    cr_assert_eq(tlspol_result_source(r), TLSPOL_SOURCE_STS);
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+
+    ctx = cache_ctx(path);
+    r = resolve1(ctx, "enforce.test");
+    cr_assert_eq(tlspol_result_source(r), TLSPOL_SOURCE_STS_CACHE, "%s",
+                 tlspol_result_reason(r));
+    cr_assert(!has_trace(r, "HTTPS GET"));
+    cr_assert_str_eq(tlspol_result_mx_pattern(r, 0), "mx1.enforce.test");
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+    unlink(path);
+    {
+        char aux[64];
+
+        snprintf(aux, sizeof(aux), "%s-wal", path);
+        unlink(aux);
+        snprintf(aux, sizeof(aux), "%s-shm", path);
+        unlink(aux);
+    }
+    ASSERT_NO_LEAKS();
+}
+
+Test(cache, unusable_cache_file_fails_at_open)
+{
+    tlspol_ctx *ctx = NULL;
+
+    cr_assert_eq(tlspol_ctx_new(&ctx), TLSPOL_OK);
+    cr_assert_eq(tlspol_ctx_set_cache_file(ctx, "/nonexistent/dir/cache.db"),
+                 TLSPOL_OK);
+    cr_assert_eq(tlspol_ctx_open(ctx), TLSPOL_ERR_IO);
+    cr_assert(strstr(tlspol_ctx_errmsg(ctx), "/nonexistent/dir/cache.db") !=
+              NULL, "%s", tlspol_ctx_errmsg(ctx));
+    tlspol_ctx_free(ctx);
+}
+
+struct warn_count {
+    int store_warnings;
+};
+
+static void
+count_store(tlspol_log_level lvl, const char *id, const char *msg, void *ud)
+{
+    struct warn_count *w = ud;
+
+    if (lvl == TLSPOL_LOG_WARN && strcmp(id, "TP1501") == 0 &&
+        strstr(msg, "invalid cache rows ignored") != NULL)
+        w->store_warnings++;
+}
+
+Test(cache, tampered_rows_are_dropped_on_load)
+{
+    char path[] = "/tmp/tlspol-cache-XXXXXX";
+    int fd = mkstemp(path);
+    struct warn_count w = { 0 };
+    tlspol_ctx *ctx;
+    tlspol_result *r;
+    sqlite3 *db;
+
+    cr_assert_geq(fd, 0);
+    close(fd);
+    unlink(path);
+    ctx = cache_ctx(path);
+    r = resolve1(ctx, "enforce.test");
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+    /* an attacker (or a disk error) changes the file */
+    cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+    cr_assert_eq(sqlite3_exec(db, "UPDATE sts SET mx = 'evil..example' "
+                              "WHERE domain = 'enforce.test'; INSERT INTO sts "
+                              "VALUES ('x.test','bad-id!',3,86400,'mx.x.test',"
+                              "strftime('%s','now'),0,'',zeroblob(32),1);",
+                              NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    ctx = cache_ctx(path);
+    tlspol_ctx_set_log_fn(ctx, count_store, &w, TLSPOL_LOG_WARN);
+    r = resolve1(ctx, "enforce.test");
+    cr_assert_eq(w.store_warnings, 1);
+    cr_assert_eq(tlspol_result_source(r), TLSPOL_SOURCE_STS,
+                 "the bad row is not used: fetched afresh");
+    cr_assert_str_eq(tlspol_result_mx_pattern(r, 0), "mx1.enforce.test");
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+    unlink(path);
 }

@@ -1,0 +1,25 @@
+/*
+ * store.h - the persistent MTA-STS policy store (SQLite in WAL mode): the
+ * context's policy cache survives restarts and kill -9.
+ *
+ * SPDX-License-Identifier: MIT
+ */
+#ifndef TP_STORE_H
+#define TP_STORE_H
+
+#include "common.h"
+#include "sts_cache.h"
+
+struct tlspol_ctx;
+
+/* tp_store_open - open (creating) the store at ctx->cache_file and load
+ * its unexpired, valid entries into ctx->sts_cache: 0, or -1 with
+ * ctx->errmsg set */
+int tp_store_open(struct tlspol_ctx *ctx);
+/* tp_store_close - close the store (NULL-safe) */
+void tp_store_close(struct tlspol_ctx *ctx);
+/* tp_store_put - write one entry (insert or replace); errors are logged,
+ * the in-memory cache stays authoritative */
+void tp_store_put(struct tlspol_ctx *ctx, const struct tp_sts_entry *e);
+
+#endif
