@@ -678,7 +678,9 @@ fall_back_to_cache(struct tp_lookup *lk)
         snprintf(ce->failed_id, sizeof(ce->failed_id), "%s", lk->sts_txt.id);
         tp_store_put(lk->ctx, ce);
     }
-    snprintf(why, sizeof(why), "stays in force: %s", detail);
+    /* cut to fit: the detail is for people, its end may go */
+    if (snprintf(why, sizeof(why), "stays in force: %s", detail) < 0)
+        why[0] = '\0';
     tp_log(lk->ctx, TLSPOL_LOG_WARN, TP_MSG_STS_FETCH_FAIL, "%s: cached "
            "MTA-STS policy %s %s", lk->domain, ce->id, why);
     use_cache(lk, ce, why);
