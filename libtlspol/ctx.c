@@ -176,6 +176,7 @@ tlspol_ctx_new(tlspol_ctx **out)
     }
     ctx->timeout_ms = DEFAULT_TIMEOUT_MS;
     ctx->postfix_compat = 309;
+    ctx->ready_tail = &ctx->ready;
     if (tp_sts_cache_init(&ctx->sts_cache) != 0) {
         tp_loop_fini(&ctx->loop);
         tp_free(ctx);
@@ -208,6 +209,8 @@ tlspol_ctx_free(tlspol_ctx *ctx)
                 ctx->n_preload);
     tp_free(ctx->fails);
     tp_sts_cache_free(&ctx->sts_cache);
+    tp_vcache_flush(ctx);
+    tp_free(ctx->vcache);
     tp_free(ctx);
     curl_global_cleanup(); /* balances the init in tlspol_ctx_new */
 }
@@ -346,10 +349,13 @@ tlspol_ctx_check_resolver(tlspol_ctx *ctx, const char *bogus_name,
                "resolver path is fixed");
         tp_ctx_seterr(ctx, "resolver self-test failed");
         tp_dns_set_mode(ctx, TP_DNSSEC_OFF);
+        tp_vcache_flush(ctx);
         return TLSPOL_ERR_DNSSEC;
     }
-    if (ctx->dnssec_mode == TP_DNSSEC_OFF)
+    if (ctx->dnssec_mode == TP_DNSSEC_OFF) {
         tp_dns_set_mode(ctx, ctx->dnssec_wanted);
+        tp_vcache_flush(ctx);
+    }
     return TLSPOL_OK;
 }
 
@@ -562,6 +568,7 @@ tlspol_ctx_add_preload(tlspol_ctx *ctx, const char *path)
                      &one, path);
     if (st != TLSPOL_OK)
         tp_preload_free(&one);
+    tp_vcache_flush(ctx);
     return st;
 }
 
@@ -659,7 +666,8 @@ tlspol_ctx_load_config(tlspol_ctx *ctx, const char *path)
     apply_startup(ctx, conf);
     if (conf->postfix_compat)
         ctx->postfix_compat = conf->postfix_compat;
-    /* everything valid: swap in */
+    /* everything valid: swap in; cached verdicts used the old policy */
+    tp_vcache_flush(ctx);
     free_policy(ctx->conf, ctx->preload, ctx->preload_files,
                 ctx->n_preload);
     ctx->conf = conf;
@@ -688,7 +696,7 @@ tlspol_ctx_set_postfix_compat(tlspol_ctx *ctx, unsigned int compat)
 TP_EXPORT uint64_t
 tlspol_ctx_stat(const tlspol_ctx *ctx, tlspol_stat which)
 {
-    if (ctx == NULL || (unsigned)which >= 3)
+    if (ctx == NULL || (unsigned)which >= 4)
         return 0;
     return ctx->stats[which];
 }

@@ -470,6 +470,33 @@ owner_of(getdns_dict *rr, char out[TP_DOMAIN_MAX + 1])
         out[0] = '\0';
 }
 
+/* neg_ttl - RFC 2308 §5: a negative answer may be cached for the lesser
+ * of the SOA's TTL and its MINIMUM field; kept in a->neg_ttl */
+static void
+neg_ttl(struct tp_dns_answer *a, getdns_dict *reply)
+{
+    getdns_list *auth;
+    size_t n = 0, i;
+
+    if (getdns_dict_get_list(reply, "authority", &auth) ||
+        getdns_list_get_length(auth, &n))
+        return;
+    for (i = 0; i < n; i++) {
+        getdns_dict *rr;
+        uint32_t type, ttl, min;
+
+        if (getdns_list_get_dict(auth, i, &rr) ||
+            getdns_dict_get_int(rr, "type", &type) ||
+            type != GETDNS_RRTYPE_SOA ||
+            getdns_dict_get_int(rr, "ttl", &ttl) ||
+            getdns_dict_get_int(rr, "/rdata/minimum", &min))
+            continue;
+        ttl = ttl < min ? ttl : min;
+        if (a->neg_ttl == 0 || ttl < a->neg_ttl)
+            a->neg_ttl = ttl;
+    }
+}
+
 /* take_reply - copy the records of one reply; update rc, sec and ttl */
 static void
 take_reply(struct tp_dns_answer *a, getdns_dict *reply, int *nx,
@@ -499,6 +526,7 @@ take_reply(struct tp_dns_answer *a, getdns_dict *reply, int *nx,
                getdns_dict_get_int(reply, "dnssec_status", &st) == 0) {
         a->sec = worse(a->sec, map_sec(st));
     }
+    neg_ttl(a, reply);
     if (getdns_dict_get_list(reply, "answer", &ans) ||
         getdns_list_get_length(ans, &n))
         return;
@@ -598,6 +626,8 @@ fill(struct tp_dns_answer *a, getdns_callback_type_t type,
         if (a->err[0] == '\0')
             snprintf(a->err, sizeof(a->err), "no usable reply");
     }
+    if (a->rc == TP_DNS_NODATA || a->rc == TP_DNS_NXDOMAIN)
+        a->ttl = a->neg_ttl;
 }
 
 /* timed_out - did this response end in a timeout? */

@@ -51,7 +51,10 @@ struct tp_dns_answer {
     uint16_t qtype;                 /* MX, TXT, TLSA, CNAME, or 0 for A+AAAA */
     enum tp_dns_rc rc;
     enum tp_dnssec sec;
-    uint32_t ttl;                   /* lowest TTL of the records used */
+    uint32_t ttl;                   /* lowest TTL of the records used, or
+                                       the negative TTL (RFC 2308 §5);
+                                       0: unknown, do not cache */
+    uint32_t neg_ttl;               /* from the authority SOA */
     uint64_t ms;                    /* time taken */
     char err[128];                  /* for TP_DNS_ERROR */
     size_t n;                       /* records in the array for qtype */

@@ -65,8 +65,12 @@ struct tlspol_ctx {
     /* when each failing domain's security lookups started failing */
     struct tp_failstate *fails;    /* owned array */
     size_t n_fails;
-    uint64_t stats[3];             /* tlspol_stat counters */
+    uint64_t stats[4];             /* tlspol_stat counters */
     struct tp_sts_cache sts_cache; /* MTA-STS policies (RFC 8461 §3.3) */
+    struct tp_vc_entry **vcache;   /* owned buckets: finished results */
+    size_t n_vcache;
+    struct tp_ready *ready;        /* cache hits awaiting their callback */
+    struct tp_ready **ready_tail;
 };
 
 /* First failure time of one domain (failure policy, DESIGN §5). */
@@ -221,10 +225,28 @@ void tp_fetch_cancel(struct tlspol_ctx *ctx, struct tp_fetch *f);
 void tp_fetch_clear(struct tp_fetch *f);
 
 /* resolve.c */
+void tp_vcache_flush(struct tlspol_ctx *ctx);
 void tp_lookup_cancel_all(struct tlspol_ctx *ctx);
 void tp_run_done(struct tlspol_ctx *ctx);
 
 /* result.c */
 tlspol_result *tp_result_from_lookup(const struct tp_lookup *lk);
+/* tp_result_clone - deep copy, with note appended to the trace if set */
+tlspol_result *tp_result_clone(const tlspol_result *r, const char *note);
+
+/* A finished result kept until its DNS answers expire (verdict cache). */
+struct tp_vc_entry {
+    char domain[TP_DOMAIN_MAX + 1];
+    tlspol_result *tmpl;           /* owned */
+    int64_t stored, expires;       /* wall-clock seconds */
+    struct tp_vc_entry *next;
+};
+
+/* A query answered from the verdict cache, waiting for dispatch. */
+struct tp_ready {
+    struct tlspol_query *q;        /* owned */
+    tlspol_result *res;            /* owned until handed to the callback */
+    struct tp_ready *next;
+};
 
 #endif

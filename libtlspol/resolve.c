@@ -686,6 +686,134 @@ fall_back_to_cache(struct tp_lookup *lk)
     use_cache(lk, ce, why);
 }
 
+/* --- verdict cache: finished results until their DNS answers expire --- */
+
+#define VC_BUCKETS 16384
+
+/* vc_bucket - the chain head of a domain, creating the table on demand */
+static struct tp_vc_entry **
+vc_bucket(struct tlspol_ctx *ctx, const char *domain)
+{
+    if (ctx->vcache == NULL &&
+        (ctx->vcache = tp_calloc(VC_BUCKETS, sizeof(*ctx->vcache))) == NULL)
+        return NULL;
+    return &ctx->vcache[tp_name_hash(domain) % VC_BUCKETS];
+}
+
+/* vc_get - an unexpired entry for domain, or NULL */
+static struct tp_vc_entry *
+vc_get(struct tlspol_ctx *ctx, const char *domain, int64_t now)
+{
+    struct tp_vc_entry *e;
+
+    if (ctx->vcache == NULL)
+        return NULL;
+    for (e = ctx->vcache[tp_name_hash(domain) % VC_BUCKETS]; e != NULL;
+         e = e->next)
+        if (strcmp(e->domain, domain) == 0)
+            return e->expires > now ? e : NULL;
+    return NULL;
+}
+
+/* vc_put - store tmpl (taking it) for ttl seconds; drops expired and,
+ * when full, the oldest entries of the same chain */
+static void
+vc_put(struct tlspol_ctx *ctx, const char *domain, tlspol_result *tmpl,
+       int64_t now, uint32_t ttl)
+{
+    struct tp_vc_entry **head = vc_bucket(ctx, domain), **pp, *e;
+
+    if (head == NULL) {
+        tlspol_result_free(tmpl);
+        return;
+    }
+    for (pp = head; (e = *pp) != NULL;) {
+        if (strcmp(e->domain, domain) == 0 || e->expires <= now ||
+            ctx->n_vcache >= TP_VCACHE_MAX) {
+            *pp = e->next;
+            tlspol_result_free(e->tmpl);
+            tp_free(e);
+            ctx->n_vcache--;
+            continue;
+        }
+        pp = &e->next;
+    }
+    e = tp_calloc(1, sizeof(*e));
+    if (e == NULL) {
+        tlspol_result_free(tmpl);
+        return;
+    }
+    snprintf(e->domain, sizeof(e->domain), "%s", domain);
+    e->tmpl = tmpl;
+    e->stored = now;
+    e->expires = now + (int64_t)ttl;
+    e->next = *head;
+    *head = e;
+    ctx->n_vcache++;
+}
+
+void
+tp_vcache_flush(struct tlspol_ctx *ctx)
+{
+    size_t i;
+
+    for (i = 0; ctx->vcache != NULL && i < VC_BUCKETS; i++)
+        while (ctx->vcache[i] != NULL) {
+            struct tp_vc_entry *e = ctx->vcache[i];
+
+            ctx->vcache[i] = e->next;
+            tlspol_result_free(e->tmpl);
+            tp_free(e);
+        }
+    ctx->n_vcache = 0;
+}
+
+/* ans_ttl - fold one answer into the cacheable lifetime: 0 when it failed
+ * or its TTL is unknown (RFC 2308 §5 gives negative answers theirs) */
+static uint32_t
+ans_ttl(const struct tp_dns_answer *a, uint32_t t)
+{
+    if (a->rc == TP_DNS_PENDING)
+        return t;
+    if (a->rc == TP_DNS_ERROR || a->ttl == 0)
+        return 0;
+    return a->ttl < t ? a->ttl : t;
+}
+
+/* lookup_ttl - how long the finished result may be reused: the least
+ * TTL of every answer it rests on, within the MTA-STS policy's life;
+ * 0 for anything that failed (those are retried at once) */
+static uint32_t
+lookup_ttl(const struct tp_lookup *lk, int64_t now)
+{
+    uint32_t t = TP_VCACHE_TTL_MAX;
+    size_t i;
+
+    if (lk->vout.verdict == TLSPOL_VERDICT_TEMPFAIL ||
+        lk->vout.lookup_failure || lk->vout.failopen || lk->nomem ||
+        (lk->txt_rc == TP_OK && !lk->from_cache &&
+         (!lk->fetch_ran || !lk->fetch.ok)))
+        return 0;
+    t = ans_ttl(&lk->mx, t);
+    t = ans_ttl(&lk->txt, t);
+    t = ans_ttl(&lk->addr, t);
+    for (i = 0; i < lk->n_hosts; i++) {
+        t = ans_ttl(&lk->hosts[i].addr, t);
+        t = ans_ttl(&lk->hosts[i].cname, t);
+        t = ans_ttl(&lk->hosts[i].tlsa, t);
+    }
+    if (lk->pol_rc == TP_OK && lk->pol.mode != TP_STS_MODE_UNSET &&
+        (lk->from_cache || lk->fetch.ok)) {
+        int64_t left = lk->fetched_at + (int64_t)lk->pol.max_age - now;
+
+        if (left <= 0)
+            return 0;
+        if ((uint64_t)left < t)
+            t = (uint32_t)left;
+    }
+    return t;
+}
+
 /* finish - evaluate and queue the lookup for callbacks */
 static void
 finish(struct tp_lookup *lk)
@@ -773,6 +901,14 @@ finish(struct tp_lookup *lk)
     tp_log(ctx, TLSPOL_LOG_INFO, TP_MSG_VERDICT, "%s: %s (%s): %s",
            lk->domain, tlspol_verdict_name(lk->vout.verdict),
            tlspol_source_name(lk->vout.source), lk->vout.reason);
+    {
+        int64_t now = (int64_t)time(NULL);
+        uint32_t ttl = lookup_ttl(lk, now);
+        tlspol_result *tmpl = ttl > 0 ? tp_result_from_lookup(lk) : NULL;
+
+        if (tmpl != NULL)
+            vc_put(ctx, lk->domain, tmpl, now, ttl);
+    }
 
     for (pp = &ctx->lookups; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == lk) {
@@ -846,6 +982,16 @@ void
 tp_lookup_cancel_all(struct tlspol_ctx *ctx)
 {
     struct tp_lookup *lk;
+    struct tp_ready *rd;
+
+    while ((rd = ctx->ready) != NULL) {
+        ctx->ready = rd->next;
+        tlspol_result_free(rd->res);
+        tp_free(rd->q);
+        tp_free(rd);
+        ctx->n_queries--;
+    }
+    ctx->ready_tail = &ctx->ready;
 
     while ((lk = ctx->lookups) != NULL) {
         ctx->lookups = lk->next;
@@ -861,6 +1007,24 @@ void
 tp_run_done(struct tlspol_ctx *ctx)
 {
     struct tp_lookup *lk;
+    struct tp_ready *rd;
+
+    /* cache hits first: unlink each before its callback, which may
+     * resolve (and so append) or cancel */
+    while ((rd = ctx->ready) != NULL) {
+        struct tlspol_query *q = rd->q;
+        tlspol_result *res = rd->res;
+
+        ctx->ready = rd->next;
+        if (ctx->ready == NULL)
+            ctx->ready_tail = &ctx->ready;
+        tp_free(rd);
+        ctx->n_queries--;
+        ctx->in_callback++;
+        q->cb(TLSPOL_OK, res, q->ud);
+        ctx->in_callback--;
+        tp_free(q);
+    }
 
     while ((lk = ctx->done) != NULL) {
         struct tlspol_query *q = lk->waiters;
@@ -934,6 +1098,46 @@ lookup_start(struct tp_lookup *lk)
     step_done(lk);
 }
 
+/* answer_from_cache - queue q with a copy of a cached result; the
+ * callback still runs from dispatch.  1 if answered, 0 if not cached */
+static int
+answer_from_cache(struct tlspol_ctx *ctx, const char *domain,
+                  struct tlspol_query *q)
+{
+    int64_t now = (int64_t)time(NULL);
+    struct tp_vc_entry *e = vc_get(ctx, domain, now);
+    struct tp_ready *rd;
+    char note[160];
+
+    if (e == NULL)
+        return 0;
+    snprintf(note, sizeof(note), "cache: result of a lookup %lld s ago, "
+             "reused for %lld s more (least DNS TTL)",
+             (long long)(now - e->stored), (long long)(e->expires - now));
+    rd = tp_calloc(1, sizeof(*rd));
+    if (rd == NULL || (rd->res = tp_result_clone(e->tmpl, note)) == NULL) {
+        tp_free(rd);
+        return 0; /* look it up instead */
+    }
+    if (rd->res->weakens) {
+        /* logged and counted each time the override is used */
+        ctx->stats[TLSPOL_STAT_OVERRIDE_WEAKENS]++;
+        tp_log(ctx, TLSPOL_LOG_WARN, TP_MSG_OVERRIDE_WEAKENS, "%s: local "
+               "override %s weakens the published %s", domain,
+               tp_level_name(rd->res->local_level),
+               tlspol_verdict_name(rd->res->published));
+    }
+    rd->q = q;
+    if (ctx->ready == NULL)
+        ctx->ready_tail = &ctx->ready;
+    *ctx->ready_tail = rd;
+    ctx->ready_tail = &rd->next;
+    ctx->n_queries++;
+    ctx->stats[TLSPOL_STAT_CACHE_HITS]++;
+    tp_loop_wake(&ctx->loop);
+    return 1;
+}
+
 TP_EXPORT tlspol_status
 tlspol_resolve(tlspol_ctx *ctx, const char *domain, tlspol_result_cb cb,
                void *userdata, tlspol_query **qp)
@@ -968,6 +1172,11 @@ tlspol_resolve(tlspol_ctx *ctx, const char *domain, tlspol_result_cb cb,
     q->ctx = ctx;
     q->cb = cb;
     q->ud = userdata;
+    if (answer_from_cache(ctx, norm, q)) {
+        if (qp != NULL)
+            *qp = q;
+        return TLSPOL_OK;
+    }
     for (lk = ctx->lookups; lk != NULL; lk = lk->next)
         if (strcmp(lk->domain, norm) == 0)
             break;
@@ -1005,6 +1214,25 @@ tlspol_query_cancel(tlspol_query *q)
 
     if (q == NULL)
         return TLSPOL_ERR_INVAL;
+    if (q->lk == NULL) {
+        struct tp_ready **rp;
+
+        for (rp = &q->ctx->ready; *rp != NULL; rp = &(*rp)->next) {
+            struct tp_ready *rd = *rp;
+
+            if (rd->q != q)
+                continue;
+            *rp = rd->next;
+            if (*rp == NULL)
+                q->ctx->ready_tail = rp;
+            q->ctx->n_queries--;
+            tlspol_result_free(rd->res);
+            tp_free(rd);
+            tp_free(q);
+            return TLSPOL_OK;
+        }
+        return TLSPOL_ERR_INVAL;
+    }
     for (pp = &q->lk->waiters; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == q) {
             *pp = q->next;

@@ -164,6 +164,93 @@ fail:
     return NULL;
 }
 
+/* clone_host - deep copy of one host's detail */
+static int
+clone_host(struct tp_result_host *d, const struct tp_result_host *s)
+{
+    size_t j;
+
+    *d = *s;
+    d->tlsa = NULL;
+    d->recs = NULL;
+    d->addrs = NULL;
+    d->n_tlsa = d->n_recs = d->n_addrs = 0;
+    if (s->n_tlsa > 0 && (d->tlsa = dup_list(s->tlsa, s->n_tlsa)) == NULL)
+        return -1;
+    d->n_tlsa = s->n_tlsa;
+    if (s->n_recs > 0) {
+        d->recs = tp_calloc(s->n_recs, sizeof(*d->recs));
+        if (d->recs == NULL)
+            return -1;
+        for (j = 0; j < s->n_recs; j++) {
+            d->recs[j] = s->recs[j];
+            d->recs[j].data = tp_malloc(s->recs[j].len ? s->recs[j].len : 1);
+            if (d->recs[j].data == NULL)
+                return -1;
+            memcpy(d->recs[j].data, s->recs[j].data, s->recs[j].len);
+            d->n_recs = j + 1;
+        }
+    }
+    if (s->n_addrs > 0) {
+        d->addrs = tp_calloc(s->n_addrs, sizeof(*d->addrs));
+        if (d->addrs == NULL)
+            return -1;
+        memcpy(d->addrs, s->addrs, s->n_addrs * sizeof(*d->addrs));
+        d->n_addrs = s->n_addrs;
+    }
+    return 0;
+}
+
+tlspol_result *
+tp_result_clone(const tlspol_result *s, const char *note)
+{
+    tlspol_result *r = tp_calloc(1, sizeof(*r));
+    size_t i, extra = note != NULL;
+
+    if (r == NULL)
+        return NULL;
+    *r = *s;
+    r->mx = r->sts_mx = r->trace = NULL;
+    r->hosts = NULL;
+    r->json = r->postfix = NULL;
+    r->n_mx = r->n_sts_mx = r->n_trace = r->n_hosts = 0;
+    if (s->n_mx > 0 && (r->mx = dup_list(s->mx, s->n_mx)) == NULL)
+        goto fail;
+    r->n_mx = s->n_mx;
+    if (s->n_sts_mx > 0 &&
+        (r->sts_mx = dup_list(s->sts_mx, s->n_sts_mx)) == NULL)
+        goto fail;
+    r->n_sts_mx = s->n_sts_mx;
+    if (s->n_hosts > 0) {
+        r->hosts = tp_calloc(s->n_hosts, sizeof(*r->hosts));
+        if (r->hosts == NULL)
+            goto fail;
+        for (i = 0; i < s->n_hosts; i++) {
+            r->n_hosts = i + 1;
+            if (clone_host(&r->hosts[i], &s->hosts[i]) != 0)
+                goto fail;
+        }
+    }
+    r->trace = tp_calloc(s->n_trace + extra, sizeof(*r->trace));
+    if (r->trace == NULL)
+        goto fail;
+    for (i = 0; i < s->n_trace; i++) {
+        if ((r->trace[i] = tp_strndup(s->trace[i],
+                                      strlen(s->trace[i]))) == NULL)
+            goto fail;
+        r->n_trace = i + 1;
+    }
+    if (note != NULL) {
+        if ((r->trace[r->n_trace] = tp_strndup(note, strlen(note))) == NULL)
+            goto fail;
+        r->n_trace++;
+    }
+    return r;
+fail:
+    tlspol_result_free(r);
+    return NULL;
+}
+
 TP_EXPORT void
 tlspol_result_free(tlspol_result *r)
 {

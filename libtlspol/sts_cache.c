@@ -48,9 +48,8 @@ tp_sts_cache_decide(const struct tp_sts_entry *e, enum tp_sts_txt_state txt,
     return TP_CACHE_FETCH;
 }
 
-/* hash_of - FNV-1a of a domain, for the bucket index */
-static size_t
-hash_of(const char *s)
+uint32_t
+tp_name_hash(const char *s)
 {
     uint32_t h = 2166136261u;
 
@@ -58,7 +57,14 @@ hash_of(const char *s)
         h ^= (uint8_t)*s;
         h *= 16777619u;
     }
-    return h % TP_STS_BUCKETS;
+    return h;
+}
+
+/* hash_of - the bucket of a domain */
+static size_t
+hash_of(const char *s)
+{
+    return tp_name_hash(s) % TP_STS_BUCKETS;
 }
 
 int

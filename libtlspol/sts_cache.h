@@ -61,6 +61,9 @@ enum tp_sts_step tp_sts_cache_decide(const struct tp_sts_entry *e,
 /* tp_sts_entry_valid - cached and not older than its max_age */
 int tp_sts_entry_valid(const struct tp_sts_entry *e, int64_t now);
 
+/* tp_name_hash - FNV-1a of a NUL-terminated name, for hash tables */
+uint32_t tp_name_hash(const char *s);
+
 /* tp_sts_cache_init / _free - an empty cache; releasing every entry */
 int tp_sts_cache_init(struct tp_sts_cache *c);
 void tp_sts_cache_free(struct tp_sts_cache *c);

@@ -56,6 +56,11 @@
 #define TP_PRELOAD_DOMAINS_MAX 1000000
 #define TP_CONFIG_DOMAINS_MAX 100000
 
+/* Finished results kept until their DNS answers expire, and the longest
+ * any is kept (also the cap for huge TTLs). */
+#define TP_VCACHE_MAX 200000
+#define TP_VCACHE_TTL_MAX 3600
+
 /* MTA-STS policies kept in the context's cache. */
 #define TP_STS_CACHE_MAX 1000000
 

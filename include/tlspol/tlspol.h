@@ -58,8 +58,10 @@ typedef enum tlspol_stat {
     TLSPOL_STAT_LOOKUPS = 0,          /**< lookups completed */
     TLSPOL_STAT_FAILOPEN = 1,         /**< failure policy delivered
                                            opportunistically */
-    TLSPOL_STAT_OVERRIDE_WEAKENS = 2  /**< a local override weakened a
+    TLSPOL_STAT_OVERRIDE_WEAKENS = 2, /**< a local override weakened a
                                            published policy */
+    TLSPOL_STAT_CACHE_HITS = 3        /**< queries answered from the
+                                           verdict cache */
 } tlspol_stat;
 
 /**

@@ -412,21 +412,63 @@ has_trace(const tlspol_result *r, const char *s)
     return 0;
 }
 
-Test(cache, second_lookup_uses_the_cached_policy_without_fetching)
+Test(cache, second_lookup_is_answered_from_the_verdict_cache)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    tlspol_result *r = resolve1(ctx, "dane-sts.test");
+
+    cr_assert(!has_trace(r, "cache: result of a lookup"));
+    tlspol_result_free(r);
+    r = resolve1(ctx, "dane-sts.test");
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_DANE_ONLY);
+    cr_assert(has_trace(r, "cache: result of a lookup"), "the note");
+    cr_assert(has_trace(r, "DNS MX dane-sts.test"), "the original trace");
+    cr_assert_eq(tlspol_result_host_tlsa_count(r, 0), 1);
+    cr_assert_str_eq(tlspol_result_sts_id(r), "20261129T1");
+    cr_assert_eq(tlspol_ctx_stat(ctx, TLSPOL_STAT_CACHE_HITS), 1);
+    cr_assert_not_null(tlspol_result_json(r));
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
+}
+
+Test(cache, tempfail_is_not_cached)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    tlspol_result *r = resolve1(ctx, "mx-bogus.test");
+
+    tlspol_result_free(r);
+    r = resolve1(ctx, "mx-bogus.test");
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_TEMPFAIL);
+    cr_assert_eq(tlspol_ctx_stat(ctx, TLSPOL_STAT_CACHE_HITS), 0);
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
+
+static void
+never(tlspol_status st, tlspol_result *r, void *ud)
+{
+    (void)st;
+    (void)ud;
+    tlspol_result_free(r);
+    cr_assert_fail("a canceled cache hit must not call back");
+}
+
+Test(cache, canceled_cache_hit_never_calls_back)
 {
     tlspol_ctx *ctx = net_ctx(3000);
     tlspol_result *r = resolve1(ctx, "enforce.test");
+    tlspol_query *q = NULL;
 
-    cr_assert_eq(tlspol_result_source(r), TLSPOL_SOURCE_STS);
-    cr_assert(has_trace(r, "HTTPS GET"));
     tlspol_result_free(r);
-    r = resolve1(ctx, "enforce.test");
+    cr_assert_eq(tlspol_resolve(ctx, "enforce.test", never, NULL, &q),
+                 TLSPOL_OK);
+    cr_assert_eq(tlspol_ctx_pending(ctx), 1);
+    cr_assert_eq(tlspol_query_cancel(q), TLSPOL_OK);
+    cr_assert_eq(tlspol_ctx_pending(ctx), 0);
+    cr_assert_eq(tlspol_ctx_dispatch(ctx), TLSPOL_OK);
+    r = resolve1(ctx, "enforce.test"); /* still answers */
     cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_STS_ENFORCE);
-    cr_assert_eq(tlspol_result_source(r), TLSPOL_SOURCE_STS_CACHE);
-    cr_assert(!has_trace(r, "HTTPS GET"), "no second fetch");
-    cr_assert(has_trace(r, "same id, not fetched again"));
-    cr_assert_str_eq(tlspol_result_sts_id(r), "20261129T1");
-    cr_assert_eq(tlspol_result_mx_pattern_count(r), 1);
     tlspol_result_free(r);
     tlspol_ctx_free(ctx);
     ASSERT_NO_LEAKS();

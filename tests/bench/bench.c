@@ -3,6 +3,10 @@
  *
  *   bench parse                 parser throughput (policy body, TXT, domain)
  *   bench resolve [-n N] [-c C] [-t MS] DOMAIN...
+ *   bench cached [-n N] DOMAIN...   lookups answered from the verdict
+ *                               cache (after one warm-up lookup each)
+ *   bench mem [-n N] [-c C]     RSS per cached result: N distinct names
+ *                               that do not exist (cached negatively)
  *                               N uncached lookups, at most C in flight,
  *                               cycling over DOMAIN...; needs resolver, TA
  *                               and CA from TLSPOL_TEST_* (run it under
@@ -257,6 +261,153 @@ bench_resolve(int argc, char **argv)
     return bad == 0 ? 0 : 1;
 }
 
+/* net_ctx - a context on the test network (TLSPOL_TEST_*), if set */
+static tlspol_ctx *
+net_ctx(void)
+{
+    tlspol_ctx *ctx;
+    const char *v;
+
+    if (tlspol_ctx_new(&ctx) != TLSPOL_OK)
+        return NULL;
+    if ((v = getenv("TLSPOL_TEST_RESOLVER")) != NULL)
+        tlspol_ctx_set_resolvers(ctx, v);
+    if ((v = getenv("TLSPOL_TEST_TA")) != NULL)
+        tlspol_ctx_set_trust_anchor_file(ctx, v);
+    if ((v = getenv("TLSPOL_TEST_CA")) != NULL)
+        tlspol_ctx_set_ca_file(ctx, v);
+    tlspol_ctx_set_timeout(ctx, 5000);
+    return ctx;
+}
+
+static void
+count_cb(tlspol_status st, tlspol_result *r, void *ud)
+{
+    (void)st;
+    (*(size_t *)ud)++;
+    tlspol_result_free(r);
+}
+
+/* drain - dispatch until n callbacks have run */
+static void
+drain(tlspol_ctx *ctx, size_t *done, size_t n)
+{
+    while (*done < n) {
+        struct pollfd p = { .fd = tlspol_ctx_get_fd(ctx), .events = POLLIN };
+
+        poll(&p, 1, 1000);
+        tlspol_ctx_dispatch(ctx);
+    }
+}
+
+/* bench_cached - resolve+callback cost of verdict-cache hits, batched
+ * (K resolves, then one dispatch delivers them) and one at a time */
+static int
+bench_cached(int argc, char **argv)
+{
+    tlspol_ctx *ctx = net_ctx();
+    size_t rounds = 2000, k, i, done = 0, want = 0;
+    double t0, *lat;
+    int c, nd;
+
+    while ((c = getopt(argc, argv, "n:")) != -1)
+        if (c != 'n' || (rounds = num(optarg)) == 0)
+            return 2;
+    nd = argc - optind;
+    if (ctx == NULL || nd <= 0)
+        return 2;
+    for (i = 0; i < (size_t)nd; i++) /* warm up: one real lookup each */
+        tlspol_resolve(ctx, argv[optind + i], count_cb, &done, NULL);
+    want = (size_t)nd;
+    drain(ctx, &done, want);
+    lat = calloc(rounds, sizeof(*lat));
+    if (lat == NULL)
+        return 1;
+    t0 = now_s();
+    for (k = 0; k < rounds; k++) {
+        double s = now_s();
+
+        for (i = 0; i < (size_t)nd; i++)
+            tlspol_resolve(ctx, argv[optind + i], count_cb, &done, NULL);
+        want += (size_t)nd;
+        drain(ctx, &done, want);
+        lat[k] = (now_s() - s) / nd;
+    }
+    {
+        double secs = now_s() - t0;
+
+        qsort(lat, rounds, sizeof(*lat), cmp_double);
+        printf("%-30s %8zu ops %10.0f ops/s  per lookup p50 %.2f us, p99 "
+               "%.2f us (batches of %d)\n", "cached lookup, batched",
+               rounds * (size_t)nd, (double)(rounds * (size_t)nd) / secs,
+               pct(lat, rounds, 50) * 1e6, pct(lat, rounds, 99) * 1e6, nd);
+    }
+    t0 = now_s();
+    for (k = 0; k < rounds; k++) {
+        double s = now_s();
+
+        tlspol_resolve(ctx, argv[optind + k % (size_t)nd], count_cb, &done,
+                       NULL);
+        drain(ctx, &done, ++want);
+        lat[k] = now_s() - s;
+    }
+    report("cached lookup, one at a time", lat, rounds, now_s() - t0);
+    printf("cache hits %llu\n", (unsigned long long)tlspol_ctx_stat(
+               ctx, TLSPOL_STAT_CACHE_HITS));
+    free(lat);
+    tlspol_ctx_free(ctx);
+    return 0;
+}
+
+/* bench_mem - RSS growth per cached (negative) result */
+static int
+bench_mem(int argc, char **argv)
+{
+    tlspol_ctx *ctx = net_ctx();
+    size_t n = 10000, conc = 64, started = 0, done = 0;
+    long rss0, rss1;
+    double t0;
+    int c;
+
+    while ((c = getopt(argc, argv, "n:c:")) != -1) {
+        if (c == 'n')
+            n = num(optarg);
+        else if (c == 'c')
+            conc = num(optarg);
+        else
+            return 2;
+    }
+    if (ctx == NULL || n == 0 || conc == 0)
+        return 2;
+    /* one warm-up so that fixed costs are not counted per entry */
+    tlspol_resolve(ctx, "enforce.test", count_cb, &done, NULL);
+    drain(ctx, &done, 1);
+    done = 0;
+    rss0 = rss_kib();
+    t0 = now_s();
+    while (done < n) {
+        while (started < n && started - done < conc) {
+            char name[64];
+
+            snprintf(name, sizeof(name), "nx%zu.test", started++);
+            tlspol_resolve(ctx, name, count_cb, &done, NULL);
+        }
+        {
+            struct pollfd p = { .fd = tlspol_ctx_get_fd(ctx),
+                                .events = POLLIN };
+
+            poll(&p, 1, 1000);
+            tlspol_ctx_dispatch(ctx);
+        }
+    }
+    rss1 = rss_kib();
+    printf("%zu distinct NXDOMAIN lookups in %.1f s; RSS %ld KiB -> %ld "
+           "KiB: %.0f bytes per cached result\n", n, now_s() - t0, rss0,
+           rss1, (double)(rss1 - rss0) * 1024.0 / (double)n);
+    tlspol_ctx_free(ctx);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -266,7 +417,12 @@ main(int argc, char **argv)
     }
     if (argc >= 2 && strcmp(argv[1], "resolve") == 0)
         return bench_resolve(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "cached") == 0)
+        return bench_cached(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "mem") == 0)
+        return bench_mem(argc - 1, argv + 1);
     fprintf(stderr, "usage: bench parse | bench resolve [-n N] [-c C] "
-            "[-t MS] DOMAIN...\n");
+            "[-t MS] DOMAIN... | bench cached [-n N] DOMAIN... | bench mem "
+            "[-n N] [-c C]\n");
     return 2;
 }
