@@ -205,6 +205,7 @@ tlspol_ctx_free(tlspol_ctx *ctx)
     tp_store_close(ctx);
     tp_free(ctx->cache_file);
     tp_free(ctx->check_report);
+    tp_free(ctx->export_json);
     free_policy(ctx->conf, ctx->preload, ctx->preload_files,
                 ctx->n_preload);
     tp_free(ctx->fails);
@@ -691,6 +692,28 @@ tlspol_ctx_set_postfix_compat(tlspol_ctx *ctx, unsigned int compat)
         return TLSPOL_ERR_INVAL;
     ctx->postfix_compat = compat;
     return TLSPOL_OK;
+}
+
+TP_EXPORT const char *
+tlspol_ctx_export_preload(tlspol_ctx *ctx)
+{
+    struct tp_buf b;
+
+    if (ctx == NULL)
+        return NULL;
+    if (tp_ctx_start(ctx) != TLSPOL_OK)
+        return NULL;
+    tp_buf_init(&b, (size_t)TP_PRELOAD_FILE_MAX);
+    if (tp_sts_cache_export(&ctx->sts_cache, (int64_t)time(NULL), &b) !=
+        TP_OK) {
+        tp_buf_free(&b);
+        tp_ctx_seterr(ctx, "preload export: out of memory or over %d bytes",
+                      TP_PRELOAD_FILE_MAX);
+        return NULL;
+    }
+    tp_free(ctx->export_json);
+    ctx->export_json = b.p;
+    return ctx->export_json;
 }
 
 TP_EXPORT uint64_t

@@ -41,6 +41,7 @@ struct tlspol_ctx {
                                           self-test) */
     enum tp_dnssec_mode dnssec_wanted; /* as configured */
     char *check_report;            /* owned: last self-test report */
+    char *export_json;             /* owned: last preload export */
     tlspol_log_fn log_fn;
     void *log_ud;
     tlspol_log_level log_max;

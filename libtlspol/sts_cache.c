@@ -18,6 +18,7 @@
 
 #include <openssl/evp.h>
 
+#include "buf.h"
 #include "common.h"
 #include "sts_cache.h"
 
@@ -190,4 +191,63 @@ tp_sts_cache_put(struct tp_sts_cache *c, const char *domain, const char *id,
     e->failed_id[0] = '\0';
     memcpy(e->hash, hash, sizeof(hash));
     return changed;
+}
+
+/* export_entry - one "domain": {"mode": ..., "mxs": [...]} member */
+static int
+export_entry(const struct tp_sts_entry *e, int first, struct tp_buf *out)
+{
+    size_t i;
+    int rc = tp_buf_puts(out, first ? "\n    " : ",\n    ");
+
+    if (rc == TP_OK)
+        rc = tp_buf_json_str(out, e->domain, strlen(e->domain));
+    if (rc == TP_OK)
+        rc = tp_buf_printf(out, ": {\"mode\": \"%s\", \"mxs\": [",
+                           tp_sts_mode_name(e->pol.mode));
+    for (i = 0; rc == TP_OK && i < e->pol.n_mx; i++) {
+        const char *p = e->pol.mx[i];
+
+        if (i > 0)
+            rc = tp_buf_puts(out, ", ");
+        if (p[0] == '*' && p[1] == '.')
+            p++; /* ".example.net": one label, as RULES.md reads it */
+        if (rc == TP_OK)
+            rc = tp_buf_json_str(out, p, strlen(p));
+    }
+    if (rc == TP_OK)
+        rc = tp_buf_puts(out, "]}");
+    return rc;
+}
+
+int
+tp_sts_cache_export(const struct tp_sts_cache *c, int64_t now,
+                    struct tp_buf *out)
+{
+    int64_t expires = now + 1;
+    size_t b;
+    int rc, first = 1;
+    const struct tp_sts_entry *e;
+
+    for (b = 0; c->bucket != NULL && b < TP_STS_BUCKETS; b++)
+        for (e = c->bucket[b]; e != NULL; e = e->next)
+            if (tp_sts_entry_valid(e, now) &&
+                e->fetched_at + (int64_t)e->pol.max_age > expires)
+                expires = e->fetched_at + (int64_t)e->pol.max_age;
+    rc = tp_buf_printf(out, "{\n  \"version\": \"0.1\",\n  \"author\": "
+                       "\"libtlspol MTA-STS cache export\",\n  "
+                       "\"timestamp\": %lld,\n  \"expires\": %lld,\n  "
+                       "\"policy-aliases\": {},\n  \"policies\": {",
+                       (long long)now, (long long)expires);
+    for (b = 0; rc == TP_OK && c->bucket != NULL && b < TP_STS_BUCKETS; b++)
+        for (e = c->bucket[b]; rc == TP_OK && e != NULL; e = e->next) {
+            if (!tp_sts_entry_valid(e, now) ||
+                e->pol.mode == TP_STS_MODE_NONE || e->pol.n_mx == 0)
+                continue;
+            rc = export_entry(e, first, out);
+            first = 0;
+        }
+    if (rc == TP_OK)
+        rc = tp_buf_puts(out, "\n  }\n}\n");
+    return rc;
 }

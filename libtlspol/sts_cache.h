@@ -79,6 +79,17 @@ struct tp_sts_entry *tp_sts_cache_get(struct tp_sts_cache *c,
 int tp_sts_cache_put(struct tp_sts_cache *c, const char *domain,
                      const char *id, const struct tp_sts_policy *pol,
                      const uint8_t *body, size_t len, int64_t now);
+struct tp_buf;
+/*
+ * tp_sts_cache_export - the valid enforce/testing entries as a
+ * STARTTLS-Everywhere policy list (format 0.1): timestamp now, expires at
+ * the latest entry's expiry, "*.x" patterns written ".x" (RULES.md: one
+ * label, as read back).  Mode none cannot be written in that format and
+ * is left out.  TP_OK, TP_ENOMEM or TP_ETOOBIG.
+ */
+int tp_sts_cache_export(const struct tp_sts_cache *c, int64_t now,
+                        struct tp_buf *out);
+
 /* tp_sts_policy_copy - deep copy of a policy: TP_OK or TP_ENOMEM */
 int tp_sts_policy_copy(struct tp_sts_policy *dst,
                        const struct tp_sts_policy *src);

@@ -65,6 +65,8 @@ usage(FILE *fp)
 "      --ca-path DIR           hashed CA directory, as --ca-file\n"
 "      --cache-file FILE       keep MTA-STS policies in this SQLite file\n"
 "                              (survives restarts; default: memory)\n"
+"      --export-preload        after resolving, print the cached MTA-STS\n"
+"                              policies as a preload list (JSON)\n"
 "      --trust-ad              trust the resolver's AD bit instead of\n"
 "                              validating DNSSEC here (only for a\n"
 "                              validating resolver on loopback)\n"
@@ -288,6 +290,7 @@ main(int argc, char **argv)
         { "connect", no_argument, NULL, 'N' },
         { "port", required_argument, NULL, 'O' },
         { "cache-file", required_argument, NULL, 'F' },
+        { "export-preload", no_argument, NULL, 'E' },
         { "timeout", required_argument, NULL, 't' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
@@ -296,7 +299,7 @@ main(int argc, char **argv)
     };
     const char *ta = NULL, *ca = NULL, *capath = NULL, *bogus = NULL;
     const char *cachefile = NULL;
-    int trust_ad = 0, check = 0, connect = 0;
+    int trust_ad = 0, check = 0, connect = 0, export = 0;
     const char *config = NULL, *preload[16];
     size_t n_preload = 0;
     unsigned int compat = 0, port = 25;
@@ -323,6 +326,7 @@ main(int argc, char **argv)
         case 'C': capath = optarg; break;
         case 'D': trust_ad = 1; break;
         case 'F': cachefile = optarg; break;
+        case 'E': export = 1; break;
         case 'K': check = 1; break;
         case 'B': bogus = optarg; break;
         case 'f': config = optarg; break;
@@ -369,7 +373,7 @@ main(int argc, char **argv)
         default: usage(stderr); rc = EX_USAGE; goto out;
         }
     }
-    if (optind >= argc && !check) {
+    if (optind >= argc && !check && !export) {
         fprintf(stderr, "%s: no DOMAIN given (try --help)\n", progname);
         rc = EX_USAGE;
         goto out;
@@ -471,6 +475,16 @@ main(int argc, char **argv)
             rc = EX_PEER;
         tlspol_result_free(r);
         fflush(stdout);
+    }
+    if (export && rc != EX_USAGE && rc != EX_SOFTWARE) {
+        const char *js = tlspol_ctx_export_preload(ctx);
+
+        if (js == NULL) {
+            fprintf(stderr, "%s: %s\n", progname, tlspol_ctx_errmsg(ctx));
+            rc = EX_SOFTWARE;
+        } else {
+            fputs(js, stdout);
+        }
     }
 out:
     tlspol_ctx_free(ctx);

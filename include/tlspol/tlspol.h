@@ -371,6 +371,20 @@ tlspol_ctx_add_preload(tlspol_ctx *ctx, const char *path);
 TLSPOL_EXPORT tlspol_status
 tlspol_ctx_set_postfix_compat(tlspol_ctx *ctx, unsigned int compat);
 
+/**
+ * The valid cached MTA-STS policies (enforce and testing) as a
+ * STARTTLS-Everywhere policy list (format 0.1), to warm another node with
+ * tlspol_ctx_add_preload() / --preload.  With a cache file, the entries
+ * loaded from it are included (the context is set up if it was not).
+ * The list expires with its longest-lived entry; mode none cannot be
+ * expressed in the format and is left out.
+ * @return Borrowed JSON text, valid until the next call or ctx free; NULL
+ *         on error (see tlspol_ctx_errmsg()).
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_ctx_export_preload(tlspol_ctx *ctx);
+
 /** A counter (see tlspol_stat); 0 for unknown ones.  @since 0.1 */
 TLSPOL_EXPORT uint64_t
 tlspol_ctx_stat(const tlspol_ctx *ctx, tlspol_stat which);

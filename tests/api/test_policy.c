@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 
@@ -367,4 +368,42 @@ Test(verify, tempfail_never_passes_and_no_policy_always_does,
                  "no TLS to a DANE host");
     tlspol_result_free(r);
     tlspol_ctx_free(ctx);
+}
+
+/* --- exporting the MTA-STS cache as a preload list ------------------ */
+
+Test(export, cached_policies_round_trip_as_a_preload_list, .timeout = 60)
+{
+    static const char *const doms[] = { "enforce.test", "testing.test",
+                                        "none.test", "wildcard.test" };
+    tlspol_ctx *ctx = net_ctx(3000);
+    char path[] = "/tmp/tlspol-export-XXXXXX";
+    const char *js;
+    size_t i;
+    FILE *fp;
+    int fd;
+
+    for (i = 0; i < 4; i++)
+        tlspol_result_free(resolve1(ctx, doms[i]));
+    js = tlspol_ctx_export_preload(ctx);
+    cr_assert_not_null(js, "%s", tlspol_ctx_errmsg(ctx));
+    cr_assert(strstr(js, "\"enforce.test\": {\"mode\": \"enforce\", "
+                         "\"mxs\": [\"mx1.enforce.test\"]}") != NULL, "%s", js);
+    cr_assert(strstr(js, "\"mxs\": [\".wildcard.test\"]") != NULL, "%s", js);
+    cr_assert(strstr(js, "\"testing.test\": {\"mode\": \"testing\"") != NULL,
+              "%s", js);
+    cr_assert(strstr(js, "none.test") == NULL, "mode none is left out");
+    fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    fp = fdopen(fd, "w");
+    cr_assert_not_null(fp);
+    fputs(js, fp);
+    fclose(fp);
+    tlspol_ctx_free(ctx);
+    /* a new node accepts it as a valid, unexpired list */
+    ctx = net_ctx(3000);
+    cr_assert_eq(tlspol_ctx_add_preload(ctx, path), TLSPOL_OK, "%s",
+                 tlspol_ctx_errmsg(ctx));
+    tlspol_ctx_free(ctx);
+    unlink(path);
 }
