@@ -24,6 +24,16 @@
  * bounds outstanding requests per connection (reading pauses beyond it);
  * --max-clients bounds connections.
  *
+ * systemd: listening sockets may be passed by socket activation
+ * (sd_listen_fds(3): LISTEN_PID, LISTEN_FDS, fds from 3); readiness,
+ * reloads and shutdown are reported to NOTIFY_SOCKET (sd_notify(3)).
+ * Both protocols are a few lines here; libsystemd is not linked.
+ *
+ * Metrics: --metrics serves Prometheus text format (exposition format
+ * 0.0.4) over HTTP/1.0 on GET /metrics, from the same epoll loop: a
+ * request (line and headers) is read into HTTP_REQ_MAX bytes within
+ * HTTP_TIMEOUT_US, answered once, and the connection is closed.
+ *
  * Exit codes: 0 normal shutdown; 2 usage error; 3 setup error (cannot
  * bind, bad configuration, cannot drop privileges) or fatal runtime error.
  *
@@ -37,10 +47,13 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,13 +82,25 @@
 #define OUT_MAX (4 * (REPLY_MAX + NS_OVERHEAD)) /* per-connection output */
 #define PIPELINE_MAX 64         /* outstanding requests per connection */
 #define LISTEN_MAX 16           /* --listen */
+#define LISTEN_FDS_MAX 64       /* sockets from systemd (LISTEN_FDS) */
+#define LISTEN_FDS_START 3      /* first of them (sd_listen_fds(3)) */
+#define LISTENERS_MAX (LISTEN_MAX + LISTEN_FDS_MAX)
+#define HTTP_REQ_MAX 4096       /* metrics request: line and headers */
+#define HTTP_TIMEOUT_US 5000000 /* metrics request and reply: 5 s */
+#define HTTP_CLIENTS_MAX 16     /* concurrent metrics connections */
+#define METRICS_BODY_MAX 16384  /* metrics response body */
+#define NVERDICT (TLSPOL_VERDICT_LOCAL + 1)
+#define NBUCKET 9               /* finite histogram buckets */
+#define SOCK_NAME_MAX 480       /* sock_name(): a unix path, escaped */
 #define PRELOAD_MAX 16          /* --preload */
 #define LOG_LINE_MAX 2048       /* one log line */
 #define LOG_KEY_MAX 256         /* bytes of a key shown in logs */
 #define NAME_SHOW_MAX 64        /* bytes of a map name shown in replies */
 #define COMPAT_TLSRPT 310       /* Postfix 3.10: TLSRPT attributes */
 
-enum ev_kind { EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_LIB };
+enum ev_kind {
+    EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_LIB, EV_MLISTEN, EV_HTTP
+};
 
 /* One epoll registration; first member of listeners and connections. */
 struct ev {
@@ -85,8 +110,34 @@ struct ev {
 
 struct listener {
     struct ev ev;
-    const char *spec;           /* the --listen argument (borrowed) */
+    const char *spec;           /* the --listen argument (borrowed), or
+                                   desc */
     char *path;                 /* unix: socket path, owned; else NULL */
+    char desc[SOCK_NAME_MAX + 16]; /* name of a socket from systemd */
+};
+
+/* One metrics client: reading the request, then writing the reply. */
+struct http {
+    struct ev ev;
+    char in[HTTP_REQ_MAX];      /* request line and headers */
+    size_t inlen;
+    char *out;                  /* response, owned; NULL while reading */
+    size_t outlen, outoff;
+    uint64_t deadline;          /* monotonic microseconds */
+    struct http *prev, *next;   /* list of metrics clients */
+};
+
+/* Counters of --metrics kept by the server (the library keeps its own,
+ * read with tlspol_ctx_stat). */
+struct metrics {
+    uint64_t verdict[NVERDICT]; /* replies after a lookup, by verdict */
+    uint64_t errors;            /* lookups that failed or did not start */
+    uint64_t skipped;           /* NOTFOUND without a lookup */
+    uint64_t malformed;         /* bad netstring, no key, unknown name */
+    uint64_t reload_ok, reload_failed;
+    uint64_t bucket[NBUCKET + 1]; /* lookup times per bucket (not
+                                     cumulative); the last is +Inf */
+    uint64_t sum_us;            /* sum of lookup times */
 };
 
 struct conn;
@@ -101,6 +152,7 @@ struct pending {
     char *reply;                /* netstring-encoded reply, owned;
                                    NULL until complete */
     size_t replylen;
+    uint64_t t0;                /* arrival, monotonic microseconds */
     struct pending *next;       /* owned by the connection's FIFO */
 };
 
@@ -127,8 +179,16 @@ struct server {
     tlspol_ctx *ctx;            /* owned */
     int epfd, sigfd, timerfd;   /* owned */
     struct ev sig_ev, timer_ev, lib_ev;
-    struct listener lst[LISTEN_MAX];
+    struct listener lst[LISTENERS_MAX];
     size_t nlst;
+    struct listener mlst;       /* --metrics, fd -1 without it */
+    struct http *https;         /* metrics clients, owned */
+    struct http *hdead;         /* closed, freed at the end of the loop
+                                   iteration */
+    size_t nhttp;
+    struct metrics m;
+    struct sockaddr_un notify_sun; /* NOTIFY_SOCKET */
+    socklen_t notify_len;       /* 0: do not notify */
     struct conn *conns;         /* all connections, owned */
     size_t nconns;
     struct conn *ready;         /* connections with completed replies */
@@ -151,7 +211,7 @@ static void
 usage(FILE *fp)
 {
     fprintf(fp,
-"Usage: %s [options] --listen unix:PATH|inet:HOST:PORT ...\n"
+"Usage: %s [options] [--listen unix:PATH|inet:HOST:PORT ...]\n"
 "Postfix socketmap server for smtp_tls_policy_maps: answers\n"
 "\"<name> <key>\" requests with the MTA-STS/DANE policy of the key.\n"
 "Socketmap names: postfix (Postfix compatibility from the config,\n"
@@ -167,6 +227,10 @@ usage(FILE *fp)
 "      --max-clients N         connections (default 4096)\n"
 "      --idle-timeout SECONDS  close idle connections (default 30)\n"
 "      --max-request BYTES     request payload limit (default 10240)\n"
+"  Sockets passed by systemd (LISTEN_PID, LISTEN_FDS) are used as well;\n"
+"  with them --listen is optional.\n"
+"      --metrics inet:HOST:PORT  serve Prometheus metrics on GET /metrics\n"
+"                              (loopback unless --allow-remote)\n"
 "\n"
 "Resolution:\n"
 "  -f, --config FILE           configuration (tlspol.yaml(5)); reread\n"
@@ -196,7 +260,8 @@ usage(FILE *fp)
 "  -V, --version               print the version\n"
 "\n"
 "Signals: SIGHUP rereads --config; SIGTERM/SIGINT stop accepting,\n"
-"finish outstanding queries, then exit.\n"
+"finish outstanding queries, then exit.  With NOTIFY_SOCKET set, READY=1,\n"
+"RELOADING=1 and STOPPING=1 are sent to it (systemd Type=notify).\n"
 "Exit status: 0 normal shutdown; 2 usage error; 3 setup error (cannot\n"
 "bind, bad configuration, cannot drop privileges) or fatal error.\n",
             progname);
@@ -278,6 +343,16 @@ show(char *dst, size_t size, const char *src, size_t len, size_t max)
         o += 3;
     }
     dst[o] = '\0';
+}
+
+/* now_usec - monotonic microseconds */
+static uint64_t
+now_usec(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* now_sec - monotonic seconds */
@@ -489,9 +564,10 @@ fail:
     return -1;
 }
 
-/* open_inet - bind a TCP socket; fd or -1 */
+/* open_inet - bind a TCP socket for option opt; fd, -1 (cannot bind) or
+ * -2 (usage error) */
 static int
-open_inet(const char *spec, int allow_remote)
+open_inet(const char *opt, const char *spec, int allow_remote)
 {
     struct sockaddr_storage ss;
     socklen_t sslen = 0;
@@ -499,13 +575,15 @@ open_inet(const char *spec, int allow_remote)
     int fd, one = 1;
 
     if (parse_inet(spec, &ss, &sslen, &why) != 0) {
-        log_msg(TLSPOL_LOG_ERROR, "--listen inet:%s: %s", spec, why);
+        log_msg(TLSPOL_LOG_ERROR, "%s inet:%s: %s", opt, spec, why);
         return -2;
     }
     if (!is_loopback(&ss) && !allow_remote) {
-        log_msg(TLSPOL_LOG_ERROR, "--listen inet:%s: not a loopback "
-                "address; socketmap is unauthenticated (use "
-                "--allow-remote to override)", spec);
+        log_msg(TLSPOL_LOG_ERROR, "%s inet:%s: not a loopback "
+                "address; %s is unauthenticated (use "
+                "--allow-remote to override)", opt, spec,
+                strcmp(opt, "--metrics") == 0 ? "the metrics endpoint"
+                                              : "socketmap");
         return -2;
     }
     fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -596,6 +674,174 @@ drop_privileges(const char *name)
 }
 
 /* ------------------------------------------------------------------ */
+/* systemd: socket activation and readiness notification              */
+
+/* listen_fds - how many sockets systemd passed (sd_listen_fds(3)): 0
+ * when LISTEN_PID is absent or names another process, -1 (logged) when
+ * LISTEN_FDS is malformed.  LISTEN_PID, LISTEN_FDS and LISTEN_FDNAMES
+ * are unset in every case, so that they are not inherited. */
+static int
+listen_fds(void)
+{
+    const char *pid_s = getenv("LISTEN_PID");
+    const char *fds_s = getenv("LISTEN_FDS");
+    unsigned long pid, n = 0;
+    int rc = 0;
+
+    if (pid_s != NULL && parse_ulong(pid_s, 10, 1, ULONG_MAX, &pid) == 0 &&
+        pid == (unsigned long)getpid()) {
+        if (fds_s == NULL ||
+            parse_ulong(fds_s, 10, 0, LISTEN_FDS_MAX, &n) != 0) {
+            log_msg(TLSPOL_LOG_ERROR, "socket activation: LISTEN_FDS=%.20s "
+                    "is not a number from 0 to %d", fds_s ? fds_s : "",
+                    LISTEN_FDS_MAX);
+            rc = -1;
+        } else {
+            rc = (int)n;
+        }
+    }
+    unsetenv("LISTEN_PID");
+    unsetenv("LISTEN_FDS");
+    unsetenv("LISTEN_FDNAMES");
+    return rc;
+}
+
+/* sock_name - "unix:PATH", "unix:@NAME" or "inet:ADDR:PORT" of a bound
+ * socket, for logs; size should be SOCK_NAME_MAX */
+static void
+sock_name(int fd, char *out, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char a[INET6_ADDRSTRLEN];
+
+    memset(&ss, 0, sizeof(ss));
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
+        snprintf(out, size, "fd %d", fd);
+    } else if (ss.ss_family == AF_UNIX) {
+        const struct sockaddr_un *sun = (const struct sockaddr_un *)&ss;
+        size_t off = offsetof(struct sockaddr_un, sun_path);
+        size_t n = len > off ? len - off : 0;
+        char shown[sizeof(sun->sun_path) * 4 + 8];
+
+        if (n > sizeof(sun->sun_path))
+            n = sizeof(sun->sun_path);
+        if (n > 0 && sun->sun_path[0] == '\0') {
+            show(shown, sizeof(shown), sun->sun_path + 1, n - 1, 107);
+            snprintf(out, size, "unix:@%s", shown);
+        } else {
+            n = strnlen(sun->sun_path, n);
+            show(shown, sizeof(shown), sun->sun_path, n, 107);
+            snprintf(out, size, "unix:%s", shown);
+        }
+    } else if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+
+        inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+        snprintf(out, size, "inet:%s:%u", a, ntohs(sin->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&ss;
+
+        inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+        snprintf(out, size, "inet:[%s]:%u", a, ntohs(s6->sin6_port));
+    } else {
+        snprintf(out, size, "fd %d (family %d)", fd, (int)ss.ss_family);
+    }
+}
+
+/* adopt_fd - take over fd, a listening socket passed by systemd, as l;
+ * 0, or -1 (logged) if it is not a listening stream socket */
+static int
+adopt_fd(struct listener *l, int fd)
+{
+    char name[SOCK_NAME_MAX];
+    int type = 0, acc = 0, fl;
+    socklen_t len = sizeof(type);
+
+    if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+        log_msg(TLSPOL_LOG_ERROR, "socket activation: fd %d is not a "
+                "socket: %s", fd, strerror(errno));
+        return -1;
+    }
+    sock_name(fd, name, sizeof(name));
+    len = sizeof(acc);
+    if (type != SOCK_STREAM ||
+        getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &acc, &len) != 0 ||
+        acc == 0) {
+        log_msg(TLSPOL_LOG_ERROR, "socket activation: fd %d (%s) is not a "
+                "listening stream socket (the .socket unit needs "
+                "ListenStream= and Accept=no)", fd, name);
+        return -1;
+    }
+    if ((fl = fcntl(fd, F_GETFL)) < 0 ||
+        fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        log_msg(TLSPOL_LOG_ERROR, "socket activation: fd %d: %s", fd,
+                strerror(errno));
+        return -1;
+    }
+    snprintf(l->desc, sizeof(l->desc), "systemd:%s", name);
+    l->spec = l->desc;
+    l->path = NULL; /* the socket file belongs to systemd */
+    l->ev.kind = EV_LISTEN;
+    l->ev.fd = fd;
+    return 0;
+}
+
+/* notify_init - remember NOTIFY_SOCKET (sd_notify(3)): an absolute path,
+ * or "@NAME" in the abstract namespace; then unset it */
+static void
+notify_init(struct server *s)
+{
+    const char *e = getenv("NOTIFY_SOCKET");
+    size_t n = e != NULL ? strlen(e) : 0;
+
+    s->notify_len = 0;
+    if (n == 0)
+        return;
+    if ((e[0] != '/' && e[0] != '@') ||
+        n >= sizeof(s->notify_sun.sun_path)) {
+        log_msg(TLSPOL_LOG_WARN, "NOTIFY_SOCKET=%.120s: not an absolute "
+                "path or @NAME of at most %zu bytes; not notifying", e,
+                sizeof(s->notify_sun.sun_path) - 1);
+    } else {
+        memset(&s->notify_sun, 0, sizeof(s->notify_sun));
+        s->notify_sun.sun_family = AF_UNIX;
+        memcpy(s->notify_sun.sun_path, e, n);
+        if (e[0] == '@')
+            s->notify_sun.sun_path[0] = '\0';
+        s->notify_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path)
+                                    + n);
+    }
+    unsetenv("NOTIFY_SOCKET");
+}
+
+/* notify - send msg ("READY=1\n...") to NOTIFY_SOCKET, if set, in one
+ * datagram; failures are warnings only */
+static void
+notify(const struct server *s, const char *msg)
+{
+    char shown[256];
+    int fd, err;
+
+    if (s->notify_len == 0)
+        return;
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0 &&
+        sendto(fd, msg, strlen(msg), MSG_NOSIGNAL,
+               (const struct sockaddr *)&s->notify_sun, s->notify_len) >= 0) {
+        close(fd);
+        return;
+    }
+    err = errno;
+    show(shown, sizeof(shown), msg, strlen(msg), 60);
+    log_msg(TLSPOL_LOG_WARN, "sd_notify \"%s\": %s", shown,
+            strerror(err));
+    if (fd >= 0)
+        close(fd);
+}
+
+/* ------------------------------------------------------------------ */
 /* Connections                                                        */
 
 /* set_events - update the epoll interest of c to what it needs now */
@@ -675,6 +921,12 @@ reap(struct server *s)
         s->dead = c->next;
         free(c);
     }
+    while (s->hdead != NULL) {
+        struct http *h = s->hdead;
+
+        s->hdead = h->next;
+        free(h);
+    }
 }
 
 /* set_reply - encode text as the netstring reply of p; 0 or -1 */
@@ -710,6 +962,22 @@ mark_ready(struct server *s, struct conn *c)
 
 static struct server *the_server; /* for the library callback */
 
+/* observe - count one lookup time, from t0 to now, in the histogram */
+static void
+observe(struct metrics *m, uint64_t t0)
+{
+    static const uint64_t le_us[NBUCKET] = { 1000, 5000, 10000, 50000,
+                                             100000, 500000, 1000000,
+                                             5000000, 10000000 };
+    uint64_t now = now_usec(), dt = now > t0 ? now - t0 : 0;
+    size_t i;
+
+    for (i = 0; i < NBUCKET && dt > le_us[i]; i++)
+        ;
+    m->bucket[i]++;
+    m->sum_us += dt;
+}
+
 /* on_result - library callback: record the reply; no I/O here */
 static void
 on_result(tlspol_status status, tlspol_result *res, void *ud)
@@ -720,13 +988,19 @@ on_result(tlspol_status status, tlspol_result *res, void *ud)
     char buf[512];
 
     p->q = NULL;
+    observe(&the_server->m, p->t0);
     show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
     if (status != TLSPOL_OK || res == NULL) {
+        the_server->m.errors++;
         snprintf(buf, sizeof(buf), "TEMP %s", tlspol_strerror(status));
         text = buf;
         log_msg(TLSPOL_LOG_INFO, "%s: lookup failed: %s -> %.80s", key,
                 tlspol_strerror(status), text);
     } else {
+        tlspol_verdict v = tlspol_result_verdict(res);
+
+        if ((unsigned int)v < NVERDICT)
+            the_server->m.verdict[v]++;
         text = tlspol_result_postfix_policy(res, p->compat);
         if (text == NULL)
             text = "TEMP out of memory";
@@ -802,9 +1076,11 @@ handle_request(struct server *s, struct conn *c, const uint8_t *req,
     c->tail = p;
     c->npending++;
     c->last = now_sec();
+    p->t0 = now_usec();
     show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
 
     if (sp == NULL) {
+        s->m.malformed++;
         show(shown, sizeof(shown), (const char *)req, len, NAME_SHOW_MAX);
         log_msg(TLSPOL_LOG_WARN, "%s: malformed request \"%s\": expected "
                 "\"<name> <key>\"", c->peer, shown);
@@ -816,6 +1092,7 @@ handle_request(struct server *s, struct conn *c, const uint8_t *req,
     } else if (nlen == 14 && memcmp(req, "postfix-tlsrpt", 14) == 0) {
         p->compat = COMPAT_TLSRPT;
     } else {
+        s->m.malformed++;
         show(shown, sizeof(shown), (const char *)req, nlen, NAME_SHOW_MAX);
         snprintf(text, sizeof(text), "PERM unknown socketmap name '%s' "
                  "(known: postfix, postfix-tlsrpt)", shown);
@@ -823,6 +1100,7 @@ handle_request(struct server *s, struct conn *c, const uint8_t *req,
         return set_reply(p, text);
     }
     if ((why = skip_reason(p->key, p->keylen)) != NULL) {
+        s->m.skipped++;
         log_msg(TLSPOL_LOG_DEBUG, "%s: no lookup (%s) -> NOTFOUND ", key,
                 why);
         return set_reply(p, "NOTFOUND ");
@@ -832,10 +1110,12 @@ handle_request(struct server *s, struct conn *c, const uint8_t *req,
         return 0;
     p->q = NULL;
     if (st == TLSPOL_ERR_INVAL) {
+        s->m.skipped++;
         log_msg(TLSPOL_LOG_INFO, "%s: not a domain (%s) -> NOTFOUND ", key,
                 tlspol_ctx_errmsg(s->ctx));
         return set_reply(p, "NOTFOUND ");
     }
+    s->m.errors++;
     snprintf(text, sizeof(text), "TEMP %s: %s", tlspol_strerror(st),
              tlspol_ctx_errmsg(s->ctx));
     log_msg(TLSPOL_LOG_ERROR, "%s: lookup not started -> %.80s", key, text);
@@ -860,6 +1140,7 @@ parse_input(struct server *s, struct conn *c, int *progress)
         if (r == NS_MORE)
             break;
         if (r == NS_ERR) {
+            s->m.malformed++;
             log_msg(TLSPOL_LOG_WARN, "%s: %s; closing the connection",
                     c->peer, err);
             rc = -1;
@@ -1124,6 +1405,300 @@ accept_all(struct server *s, struct listener *l)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Metrics (--metrics): Prometheus text format over HTTP/1.0          */
+
+/* A bounded text buffer; full is set when something did not fit. */
+struct sbuf {
+    char *p;                    /* borrowed */
+    size_t len, cap;
+    int full;
+};
+
+/* sb_printf - append formatted text to b, or mark b full */
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (b->full)
+        return;
+    va_start(ap, fmt);
+    n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= b->cap - b->len) {
+        b->full = 1;
+        return;
+    }
+    b->len += (size_t)n;
+}
+
+/* sb_counter - HELP and TYPE lines and the value of an unlabeled
+ * counter or gauge */
+static void
+sb_counter(struct sbuf *b, const char *name, const char *type,
+           const char *help, uint64_t v)
+{
+    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help,
+              name, type, name, v);
+}
+
+/* metrics_render - the metrics in Prometheus text format into b */
+static void
+metrics_render(const struct server *s, struct sbuf *b)
+{
+    static const char *const le[NBUCKET] = { "0.001", "0.005", "0.01",
+                                             "0.05", "0.1", "0.5", "1",
+                                             "5", "10" };
+    const struct metrics *m = &s->m;
+    uint64_t cum = 0;
+    size_t i;
+
+    sb_printf(b, "# HELP tlspol_queries_total Socketmap queries answered "
+              "after a lookup, by verdict (ERROR: the lookup failed or "
+              "could not start).\n# TYPE tlspol_queries_total counter\n");
+    for (i = 0; i < NVERDICT; i++)
+        sb_printf(b, "tlspol_queries_total{verdict=\"%s\"} %" PRIu64 "\n",
+                  tlspol_verdict_name((tlspol_verdict)i), m->verdict[i]);
+    sb_printf(b, "tlspol_queries_total{verdict=\"ERROR\"} %" PRIu64 "\n",
+              m->errors);
+    sb_counter(b, "tlspol_queries_skipped_total", "counter",
+               "Keys answered NOTFOUND without a lookup.", m->skipped);
+    sb_counter(b, "tlspol_cache_hits_total", "counter",
+               "Queries answered from the verdict cache.",
+               tlspol_ctx_stat(s->ctx, TLSPOL_STAT_CACHE_HITS));
+    sb_counter(b, "tlspol_lookups_total", "counter",
+               "Lookups completed by the library.",
+               tlspol_ctx_stat(s->ctx, TLSPOL_STAT_LOOKUPS));
+    sb_counter(b, "tlspol_failopen_total", "counter",
+               "Lookups that failed and got the failure policy instead "
+               "of TEMPFAIL.",
+               tlspol_ctx_stat(s->ctx, TLSPOL_STAT_FAILOPEN));
+    sb_counter(b, "tlspol_override_weakens_total", "counter",
+               "Answers where a local override weakened the published "
+               "policy.",
+               tlspol_ctx_stat(s->ctx, TLSPOL_STAT_OVERRIDE_WEAKENS));
+    sb_printf(b, "# HELP tlspol_lookup_seconds Time from the arrival of a "
+              "request that starts a lookup to its reply being ready.\n"
+              "# TYPE tlspol_lookup_seconds histogram\n");
+    for (i = 0; i < NBUCKET; i++) {
+        cum += m->bucket[i];
+        sb_printf(b, "tlspol_lookup_seconds_bucket{le=\"%s\"} %" PRIu64
+                  "\n", le[i], cum);
+    }
+    cum += m->bucket[NBUCKET];
+    sb_printf(b, "tlspol_lookup_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+              "tlspol_lookup_seconds_sum %" PRIu64 ".%06" PRIu64 "\n"
+              "tlspol_lookup_seconds_count %" PRIu64 "\n", cum,
+              m->sum_us / 1000000u, m->sum_us % 1000000u, cum);
+    sb_counter(b, "tlspol_connections", "gauge",
+               "Open socketmap client connections.", (uint64_t)s->nconns);
+    sb_counter(b, "tlspol_malformed_requests_total", "counter",
+               "Malformed netstrings, requests without a key and unknown "
+               "socketmap names.", m->malformed);
+    sb_printf(b, "# HELP tlspol_reloads_total Configuration reloads on "
+              "SIGHUP, by result.\n# TYPE tlspol_reloads_total counter\n"
+              "tlspol_reloads_total{result=\"ok\"} %" PRIu64 "\n"
+              "tlspol_reloads_total{result=\"failed\"} %" PRIu64 "\n",
+              m->reload_ok, m->reload_failed);
+}
+
+/* http_close - close a metrics client; freed by reap() */
+static void
+http_close(struct server *s, struct http *h)
+{
+    if (h->ev.fd < 0)
+        return;
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, h->ev.fd, NULL);
+    close(h->ev.fd);
+    h->ev.fd = -1;
+    if (h->prev != NULL)
+        h->prev->next = h->next;
+    else
+        s->https = h->next;
+    if (h->next != NULL)
+        h->next->prev = h->prev;
+    s->nhttp--;
+    free(h->out);
+    h->out = NULL;
+    h->next = s->hdead;
+    s->hdead = h;
+}
+
+/* http_write - send the response; close when it is out or on error */
+static void
+http_write(struct server *s, struct http *h)
+{
+    while (h->outoff < h->outlen) {
+        ssize_t n = send(h->ev.fd, h->out + h->outoff,
+                         h->outlen - h->outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return; /* EPOLLOUT is set */
+            log_msg(TLSPOL_LOG_DEBUG, "metrics: write: %s",
+                    strerror(errno));
+            break;
+        }
+        h->outoff += (size_t)n;
+    }
+    http_close(s, h);
+}
+
+/* http_respond - answer the complete request in h->in: the metrics for
+ * "GET /metrics", 404 for anything else */
+static void
+http_respond(struct server *s, struct http *h)
+{
+    static const char want[] = "GET /metrics";
+    size_t wl = sizeof(want) - 1;
+    char *body = malloc(METRICS_BODY_MAX);
+    const char *status = "404 Not Found";
+    struct sbuf b = { body, 0, METRICS_BODY_MAX, 0 };
+    struct epoll_event ee;
+    size_t hcap;
+    int n;
+
+    if (body == NULL)
+        goto fail;
+    if (h->inlen > wl && memcmp(h->in, want, wl) == 0 &&
+        (h->in[wl] == ' ' || h->in[wl] == '?' || h->in[wl] == '\r' ||
+         h->in[wl] == '\n')) {
+        metrics_render(s, &b);
+        status = "200 OK";
+        if (b.full) {
+            log_msg(TLSPOL_LOG_ERROR, "metrics: over %d bytes",
+                    METRICS_BODY_MAX);
+            b.len = 0;
+            b.full = 0;
+            status = "500 Internal Server Error";
+        }
+    }
+    if (b.len == 0)
+        sb_printf(&b, "%s\n", status);
+    hcap = b.len + 256;
+    if ((h->out = malloc(hcap)) == NULL)
+        goto fail;
+    n = snprintf(h->out, hcap, "HTTP/1.0 %s\r\nContent-Type: text/plain; "
+                 "version=0.0.4; charset=utf-8\r\nContent-Length: %zu\r\n"
+                 "Connection: close\r\n\r\n", status, b.len);
+    if (n < 0 || (size_t)n + b.len > hcap)
+        goto fail;
+    memcpy(h->out + n, body, b.len);
+    h->outlen = (size_t)n + b.len;
+    free(body);
+    memset(&ee, 0, sizeof(ee));
+    ee.events = EPOLLOUT;
+    ee.data.ptr = &h->ev;
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, h->ev.fd, &ee) != 0) {
+        http_close(s, h);
+        return;
+    }
+    http_write(s, h);
+    return;
+fail:
+    log_msg(TLSPOL_LOG_ERROR, "metrics: out of memory");
+    free(body);
+    http_close(s, h);
+}
+
+/* http_read - read the request into the bounded buffer; answer once the
+ * headers end, close if they do not end within HTTP_REQ_MAX bytes */
+static void
+http_read(struct server *s, struct http *h)
+{
+    for (;;) {
+        ssize_t n;
+
+        if (h->inlen == sizeof(h->in)) {
+            log_msg(TLSPOL_LOG_WARN, "metrics: request over %zu bytes; "
+                    "closing the connection", sizeof(h->in));
+            http_close(s, h);
+            return;
+        }
+        n = recv(h->ev.fd, h->in + h->inlen, sizeof(h->in) - h->inlen,
+                 MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        if (n <= 0) {
+            http_close(s, h);
+            return;
+        }
+        h->inlen += (size_t)n;
+        if (memmem(h->in, h->inlen, "\r\n\r\n", 4) != NULL ||
+            memmem(h->in, h->inlen, "\n\n", 2) != NULL) {
+            http_respond(s, h);
+            return;
+        }
+    }
+}
+
+/* http_accept - accept metrics clients until EAGAIN */
+static void
+http_accept(struct server *s)
+{
+    for (;;) {
+        struct epoll_event ee;
+        struct http *h;
+        int fd = accept4(s->mlst.ev.fd, NULL, NULL,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if ((errno == EMFILE || errno == ENFILE) &&
+                s->reserve_fd >= 0) {
+                /* out of fds: take the connection with the spare fd and
+                 * drop it, so that the listener does not spin */
+                close(s->reserve_fd);
+                fd = accept(s->mlst.ev.fd, NULL, NULL);
+                if (fd >= 0)
+                    close(fd);
+                s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (fd >= 0)
+                    continue;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                log_msg(TLSPOL_LOG_WARN, "metrics: accept: %s",
+                        strerror(errno));
+            }
+            return;
+        }
+        if (s->nhttp >= HTTP_CLIENTS_MAX ||
+            (h = calloc(1, sizeof(*h))) == NULL) {
+            log_msg(TLSPOL_LOG_DEBUG, "metrics: %zu clients; closing a "
+                    "new one", s->nhttp);
+            close(fd);
+            continue;
+        }
+        h->ev.kind = EV_HTTP;
+        h->ev.fd = fd;
+        h->deadline = now_usec() + HTTP_TIMEOUT_US;
+        memset(&ee, 0, sizeof(ee));
+        ee.events = EPOLLIN;
+        ee.data.ptr = &h->ev;
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ee) != 0) {
+            log_msg(TLSPOL_LOG_ERROR, "epoll_ctl: %s", strerror(errno));
+            close(fd);
+            free(h);
+            continue;
+        }
+        h->next = s->https;
+        if (s->https != NULL)
+            s->https->prev = h;
+        s->https = h;
+        s->nhttp++;
+    }
+}
+
 /* service_ready - after dispatch: service connections with new replies */
 static void
 service_ready(struct server *s)
@@ -1140,12 +1715,24 @@ service_ready(struct server *s)
 }
 
 /* sweep - once a second: close idle connections (no request for
- * --idle-timeout seconds and nothing outstanding) */
+ * --idle-timeout seconds and nothing outstanding) and metrics clients
+ * past their deadline */
 static void
 sweep(struct server *s)
 {
     time_t now = now_sec();
+    uint64_t now_us = now_usec();
     struct conn *c, *next;
+    struct http *h, *hnext;
+
+    for (h = s->https; h != NULL; h = hnext) {
+        hnext = h->next;
+        if (now_us >= h->deadline) {
+            log_msg(TLSPOL_LOG_DEBUG, "metrics: request not complete "
+                    "within %d s; closing", HTTP_TIMEOUT_US / 1000000);
+            http_close(s, h);
+        }
+    }
 
     for (c = s->conns; c != NULL; c = next) {
         next = c->next;
@@ -1178,6 +1765,11 @@ close_listeners(struct server *s)
             l->path = NULL;
         }
     }
+    if (s->mlst.ev.fd >= 0) {
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->mlst.ev.fd, NULL);
+        close(s->mlst.ev.fd);
+        s->mlst.ev.fd = -1;
+    }
 }
 
 /* start_stop - SIGTERM/SIGINT: stop accepting, finish in-flight work */
@@ -1190,6 +1782,8 @@ start_stop(struct server *s, const char *signame)
     if (s->stopping)
         return;
     s->stopping = 1;
+    notify(s, "STOPPING=1\nSTATUS=stopping: finishing queries in "
+           "flight\n");
     s->stop_deadline = now_sec() + (time_t)bound;
     close_listeners(s);
     log_msg(TLSPOL_LOG_INFO, "%s: shutting down; finishing %zu queries "
@@ -1200,24 +1794,36 @@ start_stop(struct server *s, const char *signame)
     }
 }
 
-/* reload - SIGHUP: reread --config */
+/* reload - SIGHUP: reread --config, between RELOADING=1 and READY=1 */
 static void
 reload(struct server *s)
 {
+    char msg[96];
     tlspol_status st;
 
+    /* MONOTONIC_USEC: systemd 253 and later want it with RELOADING=1 */
+    snprintf(msg, sizeof(msg), "RELOADING=1\nMONOTONIC_USEC=%" PRIu64 "\n",
+             now_usec());
+    notify(s, msg);
     if (s->config == NULL) {
         log_msg(TLSPOL_LOG_INFO, "SIGHUP: no --config file; nothing to "
                 "reload");
+        notify(s, "READY=1\nSTATUS=serving\n");
         return;
     }
     st = tlspol_ctx_load_config(s->ctx, s->config);
-    if (st == TLSPOL_OK)
+    if (st == TLSPOL_OK) {
+        s->m.reload_ok++;
         log_msg(TLSPOL_LOG_INFO, "SIGHUP: reloaded %s", s->config);
-    else
+        notify(s, "READY=1\nSTATUS=serving\n");
+    } else {
+        s->m.reload_failed++;
         log_msg(TLSPOL_LOG_ERROR, "SIGHUP: reloading %s failed: %s; kept "
                 "the old configuration", s->config,
                 tlspol_ctx_errmsg(s->ctx));
+        notify(s, "READY=1\nSTATUS=serving; the last reload failed, the "
+               "old configuration is in force\n");
+    }
 }
 
 /* handle_signals - read the signalfd */
@@ -1328,6 +1934,21 @@ run(struct server *s)
                 }
                 break;
             }
+            case EV_MLISTEN:
+                if (!s->stopping)
+                    http_accept(s);
+                break;
+            case EV_HTTP: {
+                struct http *h = (struct http *)(void *)ev;
+
+                if (h->ev.fd < 0)
+                    break; /* closed earlier in this round */
+                if (h->out != NULL)
+                    http_write(s, h);
+                else
+                    http_read(s, h);
+                break;
+            }
             case EV_LIB:
                 break;
             }
@@ -1344,6 +1965,7 @@ main(int argc, char **argv)
         { "socket-mode", required_argument, NULL, 'M' },
         { "socket-owner", required_argument, NULL, 'O' },
         { "allow-remote", no_argument, NULL, 'R' },
+        { "metrics", required_argument, NULL, 1001 },
         { "max-clients", required_argument, NULL, 'm' },
         { "idle-timeout", required_argument, NULL, 'i' },
         { "max-request", required_argument, NULL, 'q' },
@@ -1372,11 +1994,11 @@ main(int argc, char **argv)
     const char *listen_spec[LISTEN_MAX], *preload[PRELOAD_MAX];
     size_t n_listen = 0, n_preload = 0, k;
     const char *ta = NULL, *ca = NULL, *capath = NULL, *bogus = NULL;
-    const char *cachefile = NULL;
+    const char *cachefile = NULL, *metrics = NULL;
     const char *user = NULL, *owner = NULL;
     char *resolvers = NULL;
     int trust_ad = 0, check = 0, no_drop = 0, allow_remote = 0;
-    int verbose = 0, c, rc = EX_SETUP;
+    int verbose = 0, c, rc = EX_SETUP, n_act;
     unsigned long mode = 0666;
     uid_t own_uid = (uid_t)-1;
     gid_t own_gid = (gid_t)-1;
@@ -1389,8 +2011,9 @@ main(int argc, char **argv)
     s->max_clients = 4096;
     s->idle_timeout = 30;
     s->max_request = 10240;
-    for (k = 0; k < LISTEN_MAX; k++)
+    for (k = 0; k < LISTENERS_MAX; k++)
         s->lst[k].ev.fd = -1;
+    s->mlst.ev.fd = -1;
 
     while ((c = getopt_long(argc, argv, "l:f:r:a:c:t:u:vhV", opts,
                             NULL)) != -1) {
@@ -1418,6 +2041,14 @@ main(int argc, char **argv)
             break;
         case 'O': owner = optarg; break;
         case 'R': allow_remote = 1; break;
+        case 1001:
+            if (strncmp(optarg, "inet:", 5) != 0 || metrics != NULL) {
+                fprintf(stderr, "%s: --metrics %s: expected one "
+                        "inet:HOST:PORT\n", progname, optarg);
+                goto usage_error;
+            }
+            metrics = optarg;
+            break;
         case 'm':
             if (parse_ulong(optarg, 10, 1, 1000000, &s->max_clients)) {
                 fprintf(stderr, "%s: --max-clients: \"%s\" is not a number "
@@ -1511,8 +2142,15 @@ main(int argc, char **argv)
                 progname, argv[optind]);
         goto usage_error;
     }
-    if (n_listen == 0) {
-        fprintf(stderr, "%s: no --listen given (try --help)\n", progname);
+    if (use_syslog)
+        openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+    if ((n_act = listen_fds()) < 0) {
+        free(resolvers);
+        return EX_SETUP;
+    }
+    if (n_listen == 0 && n_act == 0) {
+        fprintf(stderr, "%s: no --listen given and no sockets from systemd "
+                "(LISTEN_FDS) (try --help)\n", progname);
         goto usage_error;
     }
     if (user != NULL && no_drop) {
@@ -1527,8 +2165,7 @@ main(int argc, char **argv)
     }
     if (verbose >= 2)
         log_max = TLSPOL_LOG_DEBUG;
-    if (use_syslog)
-        openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+    notify_init(s);
 
     /* the resolver context */
     if ((st = tlspol_ctx_new(&s->ctx)) != TLSPOL_OK) {
@@ -1608,7 +2245,17 @@ main(int argc, char **argv)
         add_fd(s, &s->lib_ev) != 0)
         goto os_error;
 
-    /* listeners, before dropping privileges */
+    /* sockets from systemd, then --listen, before dropping privileges */
+    for (k = 0; k < (size_t)n_act; k++) {
+        struct listener *l = &s->lst[s->nlst];
+
+        if (adopt_fd(l, LISTEN_FDS_START + (int)k) != 0)
+            goto out;
+        s->nlst++;
+        if (add_fd(s, &l->ev) != 0)
+            goto os_error;
+        log_msg(TLSPOL_LOG_INFO, "listening on %s", l->spec);
+    }
     for (k = 0; k < n_listen; k++) {
         struct listener *l = &s->lst[s->nlst];
         const char *spec = listen_spec[k];
@@ -1624,7 +2271,7 @@ main(int argc, char **argv)
                 l->path = NULL;
             }
         } else {
-            fd = open_inet(spec + 5, allow_remote);
+            fd = open_inet("--listen", spec + 5, allow_remote);
             if (fd == -2) {
                 rc = EX_USAGE;
                 goto out;
@@ -1638,6 +2285,21 @@ main(int argc, char **argv)
         if (add_fd(s, &l->ev) != 0)
             goto os_error;
         log_msg(TLSPOL_LOG_INFO, "listening on %s", spec);
+    }
+    if (metrics != NULL) {
+        int fd = open_inet("--metrics", metrics + 5, allow_remote);
+
+        if (fd == -2)
+            rc = EX_USAGE;
+        if (fd < 0)
+            goto out;
+        s->mlst.spec = metrics;
+        s->mlst.ev.kind = EV_MLISTEN;
+        s->mlst.ev.fd = fd;
+        if (add_fd(s, &s->mlst.ev) != 0)
+            goto os_error;
+        log_msg(TLSPOL_LOG_INFO, "metrics on http://%s/metrics",
+                metrics + 5);
     }
 
     /* Set up resolver and cache file now: errors show at start, and the
@@ -1680,6 +2342,7 @@ main(int argc, char **argv)
     }
 
     log_msg(TLSPOL_LOG_INFO, "%s %s ready", progname, tlspol_version());
+    notify(s, "READY=1\nSTATUS=serving\n");
     rc = run(s);
     goto out;
 
@@ -1692,6 +2355,8 @@ os_error:
 out:
     while (s->conns != NULL)
         conn_close(s, s->conns);
+    while (s->https != NULL)
+        http_close(s, s->https);
     reap(s);
     close_listeners(s);
     tlspol_ctx_free(s->ctx);

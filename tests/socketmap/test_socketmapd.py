@@ -2,8 +2,9 @@
 """test_socketmapd.py TLSPOL_SOCKETMAPD - tlspol-socketmapd end to end:
 Postfix's own socketmap client (postmap -q) against the test network,
 raw-socket checks of pipelining, malformed netstrings, idle timeout,
-max-clients, 2,000 idle connections, SIGHUP reload, SIGTERM shutdown and
-privilege dropping.  Prints TAP.  The network checks need
+max-clients, 2,000 idle connections, SIGHUP reload, SIGTERM shutdown,
+privilege dropping, systemd socket activation and readiness notification,
+and the Prometheus metrics endpoint.  Prints TAP.  The network checks need
 tests/net/with-net.sh; they skip without it unless TLSPOL_REQUIRE_NET=1.
 SPDX-License-Identifier: MIT"""
 
@@ -41,18 +42,38 @@ def free_port():
         return s.getsockname()[1]
 
 
-class Server:
-    """One tlspol-socketmapd process with its log in a file."""
+def activate(args, sock):
+    """Popen arguments that start args with sock as fd 3 and LISTEN_PID
+    set to the server's pid, as systemd's socket activation does (the pid
+    is only known in the child: sh sets it, then execs)."""
+    fd = sock.fileno()
 
-    def __init__(self, name, args, drop=False):
+    def to_fd3():
+        if fd == 3:
+            os.set_inheritable(3, True)
+        else:
+            os.dup2(fd, 3)  # inheritable
+    return dict(args=["sh", "-c", 'LISTEN_PID=$$ exec "$@"', "sh", *args],
+                close_fds=False, preexec_fn=to_fd3)
+
+
+class Server:
+    """One tlspol-socketmapd process with its log in a file.  listen=False
+    leaves out --listen unix:SOCK; fd3 is a socket passed by socket
+    activation (the caller sets LISTEN_FDS in env)."""
+
+    def __init__(self, name, args, drop=False, listen=True, env=None,
+                 fd3=None):
         self.sock = os.path.join(TMP, name + ".sock")
         self.logpath = os.path.join(TMP, name + ".log")
         self.log = open(self.logpath, "w")
-        cmd = [EXE, "--listen", "unix:" + self.sock, *NETARGS, *args]
+        cmd = [EXE, *(["--listen", "unix:" + self.sock] if listen else []),
+               *NETARGS, *args]
         if not drop:
             cmd.append("--no-drop-privileges")
-        self.proc = subprocess.Popen(cmd, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        how = activate(cmd, fd3) if fd3 is not None else dict(args=cmd)
+        self.proc = subprocess.Popen(**how, stdout=self.log,
+                                     stderr=subprocess.STDOUT, env=env)
         self.ready = self.wait_log("ready", 10)
 
     def text(self):
@@ -152,6 +173,70 @@ def closed_by_server(s, timeout=5):
         return False
 
 
+def notify_socket(abstract=False):
+    """A datagram socket for NOTIFY_SOCKET: (socket, value to pass)."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    if abstract:
+        name = f"tlspol-smd-test-{os.getpid()}"
+        s.bind("\0" + name)
+        return s, "@" + name
+    path = os.path.join(TMP, "sd-notify.dgram")
+    s.bind(path)
+    return s, path
+
+
+def notified(s, want, timeout=10):
+    """Datagrams received on s until one contains want, or a timeout."""
+    got = []
+    end = time.time() + timeout
+    while time.time() < end:
+        s.settimeout(max(0.01, end - time.time()))
+        try:
+            d = s.recv(4096).decode()
+        except (socket.timeout, OSError):
+            break
+        got.append(d)
+        if want in d:
+            break
+    return got
+
+
+def http_get(port, path, extra=b""):
+    """(status line, headers, body) of a HTTP/1.0 request, or None when
+    the server closed without answering."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    data = b""
+    try:
+        s.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\n".encode()
+                  + extra + b"\r\n")
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+    except OSError:
+        pass
+    s.close()
+    if not data:
+        return None
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    return lines[0], lines[1:], body.decode()
+
+
+def parse_metrics(text):
+    """{'name{labels}': value} of the samples, {name: [HELP, TYPE]}."""
+    samples, meta = {}, {}
+    for line in text.splitlines():
+        if line.startswith("# "):
+            kind, name = line.split()[1:3]
+            meta.setdefault(name, []).append(kind)
+        elif line:
+            key, _, val = line.rpartition(" ")
+            samples[key] = float(val)
+    return samples, meta
+
+
 def offline_checks():
     p = subprocess.run([EXE, "--help"], capture_output=True, text=True)
     check("--help exits 0 and documents exit status",
@@ -187,6 +272,48 @@ def offline_checks():
                        capture_output=True, text=True)
     check("bad config: exit 3 naming the file",
           p.returncode == 3 and "bad.yaml" in p.stderr, p.stderr)
+    p = subprocess.run([EXE, "--listen", "unix:/x", "--metrics",
+                        "unix:/y"], capture_output=True, text=True)
+    check("--metrics unix:...: usage error (2)",
+          p.returncode == 2 and "--metrics" in p.stderr, p.stderr)
+    p = subprocess.run([EXE, "--listen", "unix:" + TMP + "/m.sock",
+                        "--metrics", "inet:192.0.2.1:9100",
+                        "--no-drop-privileges"],
+                       capture_output=True, text=True)
+    check("--metrics on a non-loopback address refused without "
+          "--allow-remote", p.returncode == 2 and "--metrics" in p.stderr
+          and "not a loopback" in p.stderr, p.stderr)
+    env = dict(ENV, LISTEN_PID="1", LISTEN_FDS="1")
+    p = subprocess.run([EXE, "--no-drop-privileges"], env=env,
+                       capture_output=True, text=True)
+    check("LISTEN_PID of another process: ignored (no --listen: exit 2)",
+          p.returncode == 2 and "--listen" in p.stderr, p.stderr)
+    env = dict(ENV, LISTEN_FDS="1")
+    for name, kind, listen in [
+            ("connected stream socket", socket.SOCK_STREAM, False),
+            ("datagram socket", socket.SOCK_DGRAM, False),
+            ("stream socket that is not listening", socket.SOCK_STREAM,
+             None)]:
+        if listen is None:
+            sock = socket.socket(socket.AF_UNIX, kind)
+            other = None
+        else:
+            sock, other = socket.socketpair(socket.AF_UNIX, kind)
+        p = subprocess.run(**activate([EXE, "--no-drop-privileges"], sock),
+                           env=env, capture_output=True, text=True)
+        check(f"socket activation with a {name}: refused (exit 3)",
+              p.returncode == 3
+              and "not a listening stream socket" in p.stderr, p.stderr)
+        sock.close()
+        if other is not None:
+            other.close()
+    env = dict(ENV, LISTEN_FDS="65")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    p = subprocess.run(**activate([EXE, "--no-drop-privileges"], sock),
+                       env=env, capture_output=True, text=True)
+    check("LISTEN_FDS over 64: refused (exit 3)",
+          p.returncode == 3 and "LISTEN_FDS" in p.stderr, p.stderr)
+    sock.close()
 
 
 def postmap_checks(srv, port):
@@ -407,6 +534,164 @@ def sighup_checks():
     c.close()
 
 
+def activation_checks():
+    path = os.path.join(TMP, "act.sock")
+    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    lsock.bind(path)
+    lsock.listen(64)
+    ns_sock, ns_name = notify_socket(abstract=True)
+    port = free_port()
+    env = dict(ENV, LISTEN_FDS="1", NOTIFY_SOCKET=ns_name)
+    srv = Server("act", ["--listen", f"inet:127.0.0.1:{port}"],
+                 listen=False, env=env, fd3=lsock)
+    lsock.close()  # the server holds its own copy
+    log = srv.text()
+    check("socket activation (no --listen): started", srv.ready, log)
+    check("socket activation: listens on the passed socket and --listen",
+          f"listening on systemd:unix:{path}" in log
+          and f"listening on inet:127.0.0.1:{port}" in log, log)
+    got = notified(ns_sock, "READY=1")
+    check("NOTIFY_SOCKET @abstract: READY=1 with STATUS",
+          got and got[0] == "READY=1\nSTATUS=serving\n", got)
+    r, out, err = postmap("enforce.test", srv.map())
+    check("postmap -q through the activated socket",
+          r == 0 and out.startswith("secure match=mx1.enforce.test"),
+          f"rc={r} out={out!r} err={err}")
+    r, out, err = postmap("dane-ee.test",
+                          f"socketmap:inet:127.0.0.1:{port}:postfix")
+    check("postmap -q through --listen next to it",
+          r == 0 and out == "dane-only", f"rc={r} out={out!r} err={err}")
+    rc = srv.stop()
+    check("activated server: SIGTERM exit 0", rc == 0, srv.text()[-2000:])
+    check("activated server: the socket file is left to systemd",
+          os.path.exists(path))
+    ns_sock.close()
+
+
+def notify_checks():
+    cfg = os.path.join(TMP, "notify.yaml")
+    with open(cfg, "w") as f:
+        f.write("failure:\n  mode: defer\n")
+    ns_sock, ns_path = notify_socket()
+    srv = Server("notify", ["--config", cfg],
+                 env=dict(ENV, NOTIFY_SOCKET=ns_path))
+    check("server with NOTIFY_SOCKET started", srv.ready, srv.text())
+    got = notified(ns_sock, "READY=1")
+    check("NOTIFY_SOCKET path: READY=1 once listening",
+          got == ["READY=1\nSTATUS=serving\n"], got)
+    b = srv.connect()
+    check("after READY=1 the socket answers",
+          ask(b, "postfix .x.test") == "NOTFOUND ")
+    b.close()
+    srv.proc.send_signal(signal.SIGHUP)
+    got = notified(ns_sock, "READY=1")
+    check("SIGHUP: RELOADING=1 (with MONOTONIC_USEC), then READY=1",
+          len(got) == 2 and got[0].startswith("RELOADING=1\nMONOTONIC_USEC=")
+          and got[1].startswith("READY=1\n"), got)
+    srv.proc.send_signal(signal.SIGTERM)
+    got = notified(ns_sock, "STOPPING=1")
+    check("SIGTERM: STOPPING=1", got and got[-1].startswith("STOPPING=1\n"),
+          got)
+    check("NOTIFY_SOCKET server: exit 0", srv.stop() == 0)
+    ns_sock.close()
+    srv = Server("notify2", [], env=dict(ENV, NOTIFY_SOCKET=os.path.join(
+        TMP, "nobody-listens.sock")))
+    check("NOTIFY_SOCKET nobody listens on: a warning, still serving",
+          srv.ready and "warning: sd_notify \"READY=1" in srv.text()
+          and srv.proc.poll() is None, srv.text())
+    check("NOTIFY_SOCKET nobody listens on: exit 0", srv.stop() == 0)
+
+
+def metrics_checks():
+    cfg = os.path.join(TMP, "metrics.yaml")
+    with open(cfg, "w") as f:
+        f.write("domains:\n  dane-mixed.test:\n    policy: may\n")
+    mport = free_port()
+    srv = Server("metrics", ["--metrics", f"inet:127.0.0.1:{mport}",
+                             "--config", cfg])
+    check("server with --metrics started", srv.ready, srv.text())
+    a = srv.connect()
+    keys = ["enforce.test", "enforce.test", "dane-ee.test", "testing.test",
+            "dane-mixed.test", ".x.test", "[a.test]:25"]
+    got = [ask(a, "postfix " + k) for k in keys]
+    check("metrics: queries answered", None not in got, got)
+    ask(a, "nope x.test")
+    ask(a, "postfix")
+    bad = srv.connect()
+    bad.sendall(b"x7:postfix a,")
+    closed_by_server(bad)
+    bad.close()
+    srv.proc.send_signal(signal.SIGHUP)
+    srv.wait_log("reloaded", 5)
+    resp = http_get(mport, "/metrics")
+    check("GET /metrics: 200 text/plain version 0.0.4",
+          resp and resp[0] == "HTTP/1.0 200 OK"
+          and "Content-Type: text/plain; version=0.0.4; charset=utf-8"
+          in resp[1], resp)
+    if not resp:
+        srv.stop()
+        return
+    length = [h for h in resp[1] if h.startswith("Content-Length: ")]
+    check("GET /metrics: Content-Length is the body's",
+          length == [f"Content-Length: {len(resp[2].encode())}"], length)
+    m, meta = parse_metrics(resp[2])
+    want = {
+        'tlspol_queries_total{verdict="STS_ENFORCE"}': 2,
+        'tlspol_queries_total{verdict="DANE_ONLY"}': 1,
+        'tlspol_queries_total{verdict="STS_TESTING"}': 1,
+        'tlspol_queries_total{verdict="LOCAL"}': 1,
+        'tlspol_queries_total{verdict="TEMPFAIL"}': 0,
+        'tlspol_queries_total{verdict="ERROR"}': 0,
+        "tlspol_queries_skipped_total": 2,
+        "tlspol_cache_hits_total": 1,
+        "tlspol_lookups_total": 4,
+        "tlspol_failopen_total": 0,
+        "tlspol_override_weakens_total": 1,
+        'tlspol_lookup_seconds_bucket{le="+Inf"}': 5,
+        "tlspol_lookup_seconds_count": 5,
+        "tlspol_connections": 1,
+        "tlspol_malformed_requests_total": 3,
+        'tlspol_reloads_total{result="ok"}': 1,
+        'tlspol_reloads_total{result="failed"}': 0,
+    }
+    for key, val in want.items():
+        check(f"metrics: {key} {val}", m.get(key) == val, m.get(key))
+    names = ["tlspol_queries_total", "tlspol_queries_skipped_total",
+             "tlspol_cache_hits_total", "tlspol_lookups_total",
+             "tlspol_failopen_total", "tlspol_override_weakens_total",
+             "tlspol_lookup_seconds", "tlspol_connections",
+             "tlspol_malformed_requests_total", "tlspol_reloads_total"]
+    check("metrics: HELP and TYPE for each metric",
+          all(meta.get(n) == ["HELP", "TYPE"] for n in names), meta)
+    buckets = [m.get(f'tlspol_lookup_seconds_bucket{{le="{le}"}}')
+               for le in ["0.001", "0.005", "0.01", "0.05", "0.1", "0.5",
+                          "1", "5", "10", "+Inf"]]
+    check("metrics: histogram buckets cumulative, sum > 0",
+          None not in buckets and buckets == sorted(buckets)
+          and m.get("tlspol_lookup_seconds_sum", 0) > 0, (buckets, m))
+    resp = http_get(mport, "/other")
+    check("GET /other: 404",
+          resp is not None and resp[0] == "HTTP/1.0 404 Not Found", resp)
+    resp = http_get(mport, "/metrics", b"X-Pad: " + b"a" * 5000 + b"\r\n")
+    check("request over 4096 bytes: closed without a reply", resp is None,
+          resp)
+    s = socket.create_connection(("127.0.0.1", mport), timeout=10)
+    s.sendall(b"GET /metrics HTTP/1.0\r\n")
+    t0 = time.time()
+    closed = closed_by_server(s, 10)
+    dt = time.time() - t0
+    s.close()
+    check(f"incomplete request: closed after {dt:.1f} s (5 s timeout)",
+          closed and 4.5 <= dt <= 7, dt)
+    resp = http_get(mport, "/metrics")
+    check("metrics still served afterwards",
+          resp is not None and resp[0] == "HTTP/1.0 200 OK", resp)
+    check("metrics: over-long request logged at WARN",
+          "warning: metrics: request over 4096 bytes" in srv.text())
+    a.close()
+    check("metrics server: SIGTERM exit 0", srv.stop() == 0)
+
+
 def privdrop_check():
     if os.geteuid() != 0:
         check("privilege drop # SKIP not root", True)
@@ -445,6 +730,9 @@ def main():
         idle_checks()
         max_clients_check()
         sighup_checks()
+        activation_checks()
+        notify_checks()
+        metrics_checks()
         privdrop_check()
     elif ENV.get("TLSPOL_REQUIRE_NET") == "1":
         check("test network present (TLSPOL_REQUIRE_NET=1)", False)
