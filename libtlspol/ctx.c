@@ -177,6 +177,8 @@ tlspol_ctx_new(tlspol_ctx **out)
     ctx->timeout_ms = DEFAULT_TIMEOUT_MS;
     ctx->postfix_compat = 309;
     ctx->ready_tail = &ctx->ready;
+    tp_timer_init(&ctx->refresh_timer, tp_refresh_tick, ctx);
+    ctx->rng = (uint32_t)time(NULL) ^ (uint32_t)(uintptr_t)ctx;
     if (tp_sts_cache_init(&ctx->sts_cache) != 0) {
         tp_loop_fini(&ctx->loop);
         tp_free(ctx);
@@ -194,6 +196,7 @@ tlspol_ctx_free(tlspol_ctx *ctx)
 {
     if (ctx == NULL)
         return;
+    tp_timer_stop(&ctx->loop, &ctx->refresh_timer);
     tp_lookup_cancel_all(ctx);
     tp_fetch_teardown(ctx);
     tp_dns_teardown(ctx);
@@ -716,10 +719,32 @@ tlspol_ctx_export_preload(tlspol_ctx *ctx)
     return ctx->export_json;
 }
 
+TP_EXPORT tlspol_status
+tlspol_ctx_set_refresh(tlspol_ctx *ctx, unsigned int ahead_s,
+                       unsigned int max_parallel, unsigned int period_ms,
+                       unsigned int evict_idle_s)
+{
+    if (ctx == NULL || period_ms < 100 || (ahead_s && max_parallel == 0)) {
+        if (ctx != NULL)
+            tp_ctx_seterr(ctx, "refresh: period under 100 ms, or no "
+                          "parallel refreshes allowed");
+        return TLSPOL_ERR_INVAL;
+    }
+    ctx->refresh_ahead = ahead_s;
+    ctx->refresh_parallel = max_parallel;
+    ctx->refresh_period_ms = period_ms;
+    ctx->evict_idle = evict_idle_s;
+    if (ahead_s == 0 && evict_idle_s == 0)
+        tp_timer_stop(&ctx->loop, &ctx->refresh_timer);
+    else
+        tp_timer_start(&ctx->loop, &ctx->refresh_timer, period_ms);
+    return TLSPOL_OK;
+}
+
 TP_EXPORT uint64_t
 tlspol_ctx_stat(const tlspol_ctx *ctx, tlspol_stat which)
 {
-    if (ctx == NULL || (unsigned)which >= 4)
+    if (ctx == NULL || (unsigned)which >= 7)
         return 0;
     return ctx->stats[which];
 }

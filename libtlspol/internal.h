@@ -66,7 +66,13 @@ struct tlspol_ctx {
     /* when each failing domain's security lookups started failing */
     struct tp_failstate *fails;    /* owned array */
     size_t n_fails;
-    uint64_t stats[4];             /* tlspol_stat counters */
+    uint64_t stats[7];             /* tlspol_stat counters */
+    /* proactive refresh (tlspol_ctx_set_refresh) */
+    struct tp_timer refresh_timer;
+    unsigned int refresh_ahead, refresh_parallel, refresh_period_ms;
+    unsigned int evict_idle;
+    unsigned int refreshing;       /* refresh lookups in flight */
+    uint32_t rng;                  /* jitter */
     struct tp_sts_cache sts_cache; /* MTA-STS policies (RFC 8461 §3.3) */
     struct tp_vc_entry **vcache;   /* owned buckets: finished results */
     size_t n_vcache;
@@ -153,6 +159,8 @@ struct tp_lookup {
     bool fetch_busy, fetch_ran;
     int pol_rc;                    /* tp_sts_policy_parse result */
     bool from_cache;               /* pol is the cached policy */
+    bool refresh;                  /* started by the refresh timer:
+                                      fetch even if the id is unchanged */
     struct tp_err pol_err;
     struct tp_sts_policy pol;
     /* decision */
@@ -227,6 +235,7 @@ void tp_fetch_clear(struct tp_fetch *f);
 
 /* resolve.c */
 void tp_vcache_flush(struct tlspol_ctx *ctx);
+void tp_refresh_tick(struct tp_timer *t);
 void tp_lookup_cancel_all(struct tlspol_ctx *ctx);
 void tp_run_done(struct tlspol_ctx *ctx);
 

@@ -531,7 +531,10 @@ on_txt(void *arg)
         struct tp_sts_entry *ce = tp_sts_cache_get(&lk->ctx->sts_cache,
                                                    lk->domain);
 
-        if (tp_sts_cache_decide(ce, TP_TXT_VALID, lk->sts_txt.id,
+        if (ce != NULL)
+            ce->used_at = (int64_t)time(NULL);
+        if (!lk->refresh &&
+            tp_sts_cache_decide(ce, TP_TXT_VALID, lk->sts_txt.id,
                                 (int64_t)time(NULL)) == TP_CACHE_USE) {
             use_cache(lk, ce, strcmp(ce->id, lk->sts_txt.id) == 0
                                   ? "same id, not fetched again"
@@ -673,12 +676,15 @@ fall_back_to_cache(struct tp_lookup *lk)
     ce = tp_sts_cache_get(&lk->ctx->sts_cache, lk->domain);
     if (tp_sts_cache_decide(ce, TP_TXT_NONE, "", now) != TP_CACHE_USE)
         return;
+    if (lk->refresh)
+        lk->ctx->stats[TLSPOL_STAT_REFRESH_FAILURES]++;
     if (lk->txt_rc == TP_OK) {
         ce->failed_at = now;
         snprintf(ce->failed_id, sizeof(ce->failed_id), "%s", lk->sts_txt.id);
         tp_store_put(lk->ctx, ce);
     }
     /* cut to fit: the detail is for people, its end may go */
+    ce->used_at = now;
     if (snprintf(why, sizeof(why), "stays in force: %s", detail) < 0)
         why[0] = '\0';
     tp_log(lk->ctx, TLSPOL_LOG_WARN, TP_MSG_STS_FETCH_FAIL, "%s: cached "
@@ -825,6 +831,8 @@ finish(struct tp_lookup *lk)
     size_t i;
 
     fall_back_to_cache(lk);
+    if (lk->refresh && ctx->refreshing > 0)
+        ctx->refreshing--;
     memset(&in, 0, sizeof(in));
     in.domain = lk->domain;
     if (lk->nomem || lk->mx.nomem || lk->txt.nomem || lk->addr.nomem)
@@ -1098,6 +1106,79 @@ lookup_start(struct tp_lookup *lk)
     step_done(lk);
 }
 
+/* new_lookup - create and start the lookup of a normalized domain */
+static struct tp_lookup *
+new_lookup(struct tlspol_ctx *ctx, const char *norm, bool refresh)
+{
+    struct tp_lookup *lk = tp_calloc(1, sizeof(*lk));
+
+    if (lk == NULL)
+        return NULL;
+    lk->ctx = ctx;
+    lk->refresh = refresh;
+    snprintf(lk->domain, sizeof(lk->domain), "%s", norm);
+    lk->next = ctx->lookups;
+    ctx->lookups = lk;
+    lookup_start(lk);
+    return lk;
+}
+
+/* refresh_due - RFC 8461 §3.3: refresh before expiry; each domain gets
+ * its own point in the last ahead seconds (spread by its name hash), and
+ * is not restarted within a tenth of that window */
+static int
+refresh_due(const struct tlspol_ctx *ctx, const struct tp_sts_entry *e,
+            int64_t now)
+{
+    int64_t expires = e->fetched_at + (int64_t)e->pol.max_age;
+    int64_t window = ctx->refresh_ahead;
+    int64_t spread = window / 4 > 0
+                         ? (int64_t)(tp_name_hash(e->domain) % (window / 4))
+                         : 0;
+
+    return expires > now && expires - now < window - spread &&
+           now - e->refresh_at >= window / 10 + 1;
+}
+
+void
+tp_refresh_tick(struct tp_timer *t)
+{
+    struct tlspol_ctx *ctx = t->arg;
+    int64_t now = (int64_t)time(NULL);
+    struct tp_sts_cache *c = &ctx->sts_cache;
+    size_t b;
+
+    for (b = 0; c->bucket != NULL && b < TP_STS_BUCKETS; b++) {
+        struct tp_sts_entry *e = c->bucket[b], *next;
+
+        for (; e != NULL; e = next) {
+            next = e->next;
+            if (ctx->evict_idle > 0 &&
+                now - e->used_at > (int64_t)ctx->evict_idle) {
+                tp_log(ctx, TLSPOL_LOG_DEBUG, TP_MSG_STS_FETCH_FAIL,
+                       "%s: cached policy unused for %u s: dropped",
+                       e->domain, ctx->evict_idle);
+                tp_store_delete(ctx, e->domain);
+                ctx->stats[TLSPOL_STAT_EVICTIONS]++;
+                tp_sts_cache_remove(c, e->domain);
+                continue;
+            }
+            if (ctx->refresh_ahead == 0 ||
+                ctx->refreshing >= ctx->refresh_parallel ||
+                !refresh_due(ctx, e, now))
+                continue;
+            e->refresh_at = now;
+            if (new_lookup(ctx, e->domain, true) != NULL) {
+                ctx->refreshing++;
+                ctx->stats[TLSPOL_STAT_REFRESHES]++;
+            }
+        }
+    }
+    ctx->rng = ctx->rng * 1103515245u + 12345u;
+    tp_timer_start(&ctx->loop, t, ctx->refresh_period_ms +
+                   (ctx->rng >> 8) % (ctx->refresh_period_ms / 4 + 1));
+}
+
 /* answer_from_cache - queue q with a copy of a cached result; the
  * callback still runs from dispatch.  1 if answered, 0 if not cached */
 static int
@@ -1118,6 +1199,13 @@ answer_from_cache(struct tlspol_ctx *ctx, const char *domain,
     if (rd == NULL || (rd->res = tp_result_clone(e->tmpl, note)) == NULL) {
         tp_free(rd);
         return 0; /* look it up instead */
+    }
+    {
+        /* a hit uses the domain's cached policy too (idle eviction) */
+        struct tp_sts_entry *se = tp_sts_cache_get(&ctx->sts_cache, domain);
+
+        if (se != NULL)
+            se->used_at = now;
     }
     if (rd->res->weakens) {
         /* logged and counted each time the override is used */
@@ -1181,6 +1269,8 @@ tlspol_resolve(tlspol_ctx *ctx, const char *domain, tlspol_result_cb cb,
         if (strcmp(lk->domain, norm) == 0)
             break;
     if (lk == NULL) {
+        /* the query joins before the lookup starts: an immediate finish
+         * (a start that fails at once) must find it */
         lk = tp_calloc(1, sizeof(*lk));
         if (lk == NULL) {
             tp_free(q);

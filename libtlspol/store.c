@@ -235,3 +235,19 @@ tp_store_put(struct tlspol_ctx *ctx, const struct tp_sts_entry *e)
                sqlite3_errmsg(ctx->db));
     sqlite3_finalize(st);
 }
+
+void
+tp_store_delete(struct tlspol_ctx *ctx, const char *domain)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (ctx->db == NULL)
+        return;
+    if (sqlite3_prepare_v2(ctx->db, "DELETE FROM sts WHERE domain = ?", -1,
+                           &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, domain, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE)
+        tp_log(ctx, TLSPOL_LOG_WARN, TP_MSG_STORE, "%s: cannot delete %s: "
+               "%s", ctx->cache_file, domain, sqlite3_errmsg(ctx->db));
+    sqlite3_finalize(st);
+}

@@ -22,4 +22,7 @@ void tp_store_close(struct tlspol_ctx *ctx);
  * the in-memory cache stays authoritative */
 void tp_store_put(struct tlspol_ctx *ctx, const struct tp_sts_entry *e);
 
+/* tp_store_delete - remove a domain's row (errors logged) */
+void tp_store_delete(struct tlspol_ctx *ctx, const char *domain);
+
 #endif

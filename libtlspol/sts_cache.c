@@ -22,7 +22,6 @@
 #include "common.h"
 #include "sts_cache.h"
 
-#define TP_STS_BUCKETS 4096
 
 int
 tp_sts_entry_valid(const struct tp_sts_entry *e, int64_t now)
@@ -108,6 +107,25 @@ tp_sts_cache_get(struct tp_sts_cache *c, const char *domain)
     return NULL;
 }
 
+void
+tp_sts_cache_remove(struct tp_sts_cache *c, const char *domain)
+{
+    struct tp_sts_entry **pp;
+
+    if (c->bucket == NULL)
+        return;
+    for (pp = &c->bucket[hash_of(domain)]; *pp != NULL; pp = &(*pp)->next)
+        if (strcmp((*pp)->domain, domain) == 0) {
+            struct tp_sts_entry *e = *pp;
+
+            *pp = e->next;
+            tp_sts_policy_free(&e->pol);
+            tp_free(e);
+            c->n--;
+            return;
+        }
+}
+
 int
 tp_sts_policy_copy(struct tp_sts_policy *dst, const struct tp_sts_policy *src)
 {
@@ -187,6 +205,8 @@ tp_sts_cache_put(struct tp_sts_cache *c, const char *domain, const char *id,
     snprintf(e->id, sizeof(e->id), "%s", id);
     e->pol = copy;
     e->fetched_at = now;
+    if (e->used_at < now)
+        e->used_at = now;
     e->failed_at = 0;
     e->failed_id[0] = '\0';
     memcpy(e->hash, hash, sizeof(hash));

@@ -16,6 +16,8 @@
 /* RFC 8461 §3.3: wait at least 5 minutes before retrying a failed fetch
  * of the same policy id. */
 #define TP_STS_RETRY_SECS 300
+/* Hash buckets of the policy cache. */
+#define TP_STS_BUCKETS 4096
 
 /* One cached policy. */
 struct tp_sts_entry {
@@ -23,6 +25,8 @@ struct tp_sts_entry {
     char id[TP_STS_ID_MAX + 1];       /* id of the TXT record it came with */
     struct tp_sts_policy pol;         /* owned */
     int64_t fetched_at;               /* last successful fetch */
+    int64_t used_at;                  /* last time a lookup used it */
+    int64_t refresh_at;               /* last proactive refresh started */
     int64_t failed_at;                /* last failed fetch, 0 if none */
     char failed_id[TP_STS_ID_MAX + 1];/* the id that fetch was for */
     uint8_t hash[32];                 /* SHA-256 of the body */
@@ -60,6 +64,9 @@ enum tp_sts_step tp_sts_cache_decide(const struct tp_sts_entry *e,
 
 /* tp_sts_entry_valid - cached and not older than its max_age */
 int tp_sts_entry_valid(const struct tp_sts_entry *e, int64_t now);
+
+/* tp_sts_cache_remove - drop the entry of a domain (no-op if absent) */
+void tp_sts_cache_remove(struct tp_sts_cache *c, const char *domain);
 
 /* tp_name_hash - FNV-1a of a NUL-terminated name, for hash tables */
 uint32_t tp_name_hash(const char *s);

@@ -60,8 +60,13 @@ typedef enum tlspol_stat {
                                            opportunistically */
     TLSPOL_STAT_OVERRIDE_WEAKENS = 2, /**< a local override weakened a
                                            published policy */
-    TLSPOL_STAT_CACHE_HITS = 3        /**< queries answered from the
+    TLSPOL_STAT_CACHE_HITS = 3,       /**< queries answered from the
                                            verdict cache */
+    TLSPOL_STAT_REFRESHES = 4,        /**< proactive policy refreshes */
+    TLSPOL_STAT_REFRESH_FAILURES = 5, /**< refreshes whose fetch failed
+                                           (the cached policy stays) */
+    TLSPOL_STAT_EVICTIONS = 6         /**< cached policies dropped as
+                                           unused */
 } tlspol_stat;
 
 /**
@@ -384,6 +389,24 @@ tlspol_ctx_set_postfix_compat(tlspol_ctx *ctx, unsigned int compat);
  */
 TLSPOL_EXPORT const char *
 tlspol_ctx_export_preload(tlspol_ctx *ctx);
+
+/**
+ * Refresh cached MTA-STS policies before they expire (RFC 8461 §3.3,
+ * §10.2) and drop those nobody asked for.  Every period_ms (plus up to a
+ * quarter more, random) the cache is scanned: a policy that expires
+ * within ahead_s seconds (less a per-domain spread) is fetched again,
+ * at most max_parallel at a time, even when its TXT id is unchanged; a
+ * policy not used for evict_idle_s seconds is dropped (0: never).  The
+ * work runs from tlspol_ctx_dispatch().  ahead_s 0 turns refresh off
+ * (the default; servers should turn it on, e.g. 86400, 4, 60000, 0).
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL (period_ms under 100 or
+ *         max_parallel 0 with ahead_s set).
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_set_refresh(tlspol_ctx *ctx, unsigned int ahead_s,
+                       unsigned int max_parallel, unsigned int period_ms,
+                       unsigned int evict_idle_s);
 
 /** A counter (see tlspol_stat); 0 for unknown ones.  @since 0.1 */
 TLSPOL_EXPORT uint64_t

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
@@ -594,4 +595,77 @@ Test(cache, tampered_rows_are_dropped_on_load)
     tlspol_result_free(r);
     tlspol_ctx_free(ctx);
     unlink(path);
+}
+
+/* spin - dispatch the context for ms milliseconds */
+static void
+spin(tlspol_ctx *ctx, int ms)
+{
+    uint64_t t;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    t = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
+        (uint64_t)ms;
+    for (;;) {
+        struct pollfd p = { .fd = tlspol_ctx_get_fd(ctx), .events = POLLIN };
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 >= t)
+            break;
+        poll(&p, 1, 50);
+        cr_assert_eq(tlspol_ctx_dispatch(ctx), TLSPOL_OK);
+    }
+}
+
+Test(refresh, policies_are_fetched_again_before_expiry, .timeout = 60)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    struct logcount lc = { 0 };
+    tlspol_result *r;
+
+    tlspol_ctx_set_log_fn(ctx, count_log, &lc, TLSPOL_LOG_DEBUG);
+    /* everything is "about to expire": one refresh per policy */
+    cr_assert_eq(tlspol_ctx_set_refresh(ctx, 2000000000u, 2, 200, 0),
+                 TLSPOL_OK);
+    tlspol_result_free(resolve1(ctx, "enforce.test"));
+    cr_assert_eq(lc.started, 1);
+    spin(ctx, 1500);
+    cr_assert_geq(tlspol_ctx_stat(ctx, TLSPOL_STAT_REFRESHES), 1);
+    cr_assert_eq(tlspol_ctx_stat(ctx, TLSPOL_STAT_REFRESH_FAILURES), 0);
+    cr_assert_geq(lc.started, 2, "a refresh lookup ran");
+    r = resolve1(ctx, "enforce.test");
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_STS_ENFORCE);
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
+}
+
+Test(refresh, unused_policies_are_evicted, .timeout = 60)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    const char *js;
+
+    cr_assert_eq(tlspol_ctx_set_refresh(ctx, 0, 1, 200, 1), TLSPOL_OK);
+    tlspol_result_free(resolve1(ctx, "enforce.test"));
+    js = tlspol_ctx_export_preload(ctx);
+    cr_assert(strstr(js, "enforce.test") != NULL, "%s", js);
+    spin(ctx, 2600);
+    cr_assert_geq(tlspol_ctx_stat(ctx, TLSPOL_STAT_EVICTIONS), 1);
+    js = tlspol_ctx_export_preload(ctx);
+    cr_assert(strstr(js, "enforce.test") == NULL, "%s", js);
+    tlspol_ctx_free(ctx);
+}
+
+Test(refresh, arguments_are_checked)
+{
+    tlspol_ctx *ctx = NULL;
+
+    cr_assert_eq(tlspol_ctx_new(&ctx), TLSPOL_OK);
+    cr_assert_eq(tlspol_ctx_set_refresh(ctx, 100, 1, 99, 0),
+                 TLSPOL_ERR_INVAL);
+    cr_assert_eq(tlspol_ctx_set_refresh(ctx, 100, 0, 1000, 0),
+                 TLSPOL_ERR_INVAL);
+    cr_assert_eq(tlspol_ctx_set_refresh(ctx, 0, 0, 1000, 0), TLSPOL_OK);
+    tlspol_ctx_free(ctx);
 }
