@@ -34,6 +34,16 @@
  * request (line and headers) is read into HTTP_REQ_MAX bytes within
  * HTTP_TIMEOUT_US, answered once, and the connection is closed.
  *
+ * Admin: --admin serves a UNIX socket (mode 0600 by default), apart from
+ * the query sockets, from the same epoll loop: one command per line
+ * ("COMMAND [ARG]", at most ADMIN_LINE_MAX bytes with the newline; longer
+ * lines close the connection), each reply ending with a line ".".
+ * Commands run one at a time per connection: the next line is read only
+ * once the previous reply is out, so a reply (at most ADMIN_OUT_MAX
+ * bytes) is the only output buffered.  "refresh" answers from the
+ * library callback, like a socketmap request.  At most ADMIN_CLIENTS_MAX
+ * connections, closed after ADMIN_IDLE_SEC idle.
+ *
  * Exit codes: 0 normal shutdown; 2 usage error; 3 setup error (cannot
  * bind, bad configuration, cannot drop privileges) or fatal runtime error.
  *
@@ -58,6 +68,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -89,6 +100,10 @@
 #define HTTP_TIMEOUT_US 5000000 /* metrics request and reply: 5 s */
 #define HTTP_CLIENTS_MAX 16     /* concurrent metrics connections */
 #define METRICS_BODY_MAX 16384  /* metrics response body */
+#define ADMIN_CLIENTS_MAX 16    /* concurrent admin connections */
+#define ADMIN_LINE_MAX 1024     /* admin command line, with its newline */
+#define ADMIN_IDLE_SEC 10       /* admin connection idle timeout */
+#define ADMIN_OUT_MAX (16 * 1024 * 1024) /* one admin reply ("dump") */
 #define NVERDICT (TLSPOL_VERDICT_LOCAL + 1)
 #define NBUCKET 9               /* finite histogram buckets */
 #define SOCK_NAME_MAX 480       /* sock_name(): a unix path, escaped */
@@ -99,7 +114,8 @@
 #define COMPAT_TLSRPT 310       /* Postfix 3.10: TLSRPT attributes */
 
 enum ev_kind {
-    EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_LIB, EV_MLISTEN, EV_HTTP
+    EV_LISTEN, EV_CONN, EV_SIGNAL, EV_TIMER, EV_LIB, EV_MLISTEN, EV_HTTP,
+    EV_ALISTEN, EV_ADMIN
 };
 
 /* One epoll registration; first member of listeners and connections. */
@@ -125,6 +141,25 @@ struct http {
     size_t outlen, outoff;
     uint64_t deadline;          /* monotonic microseconds */
     struct http *prev, *next;   /* list of metrics clients */
+};
+
+/* One admin client: a line buffer, and one reply at a time. */
+struct admin {
+    struct ev ev;
+    uint32_t events;            /* current epoll interest */
+    char peer[96];              /* for logs */
+    char in[ADMIN_LINE_MAX];    /* unread command lines */
+    size_t inlen;
+    char *out;                  /* reply, owned; capped at ADMIN_OUT_MAX */
+    size_t outlen, outoff, outcap;
+    tlspol_query *q;            /* "refresh" in flight, or NULL */
+    char domain[ADMIN_LINE_MAX]; /* its domain, NUL-terminated */
+    time_t last;                /* monotonic time of the last activity */
+    int eof;                    /* the client sent everything */
+    int failed;                 /* a reply could not be queued: close */
+    int in_ready;               /* on the ready list */
+    struct admin *prev, *next;  /* list of admin clients */
+    struct admin *rnext;        /* ready list */
 };
 
 /* Counters of --metrics kept by the server (the library keeps its own,
@@ -186,6 +221,12 @@ struct server {
     struct http *hdead;         /* closed, freed at the end of the loop
                                    iteration */
     size_t nhttp;
+    struct listener alst;       /* --admin, fd -1 without it */
+    struct admin *admins;       /* admin clients, owned */
+    struct admin *adead;        /* closed, freed at the end of the loop
+                                   iteration */
+    struct admin *aready;       /* admin clients with a refresh answered */
+    size_t nadmin;
     struct metrics m;
     struct sockaddr_un notify_sun; /* NOTIFY_SOCKET */
     socklen_t notify_len;       /* 0: do not notify */
@@ -231,6 +272,9 @@ usage(FILE *fp)
 "  with them --listen is optional.\n"
 "      --metrics inet:HOST:PORT  serve Prometheus metrics on GET /metrics\n"
 "                              (loopback unless --allow-remote)\n"
+"      --admin unix:PATH       admin socket: stats, dump, refresh DOMAIN,\n"
+"                              reload, help (one command per line)\n"
+"      --admin-mode OCTAL      mode of the admin socket (default 0600)\n"
 "\n"
 "Resolution:\n"
 "  -f, --config FILE           configuration (tlspol.yaml(5)); reread\n"
@@ -240,6 +284,10 @@ usage(FILE *fp)
 "  -a, --trust-anchor FILE     DNSSEC trust anchor\n"
 "  -c, --ca-file FILE          CA bundle for HTTPS policy hosts\n"
 "      --ca-path DIR           hashed CA directory\n"
+"      --refresh-ahead SECONDS refetch cached MTA-STS policies this long\n"
+"                              before they expire (default 86400; 0 off)\n"
+"      --evict-idle SECONDS    drop cached policies unused this long\n"
+"                              (default 2592000, 30 days; 0 never)\n"
 "      --cache-file FILE       keep MTA-STS policies in this SQLite file\n"
 "                              (survives restarts and kill -9)\n"
 "  -t, --timeout SECONDS       bound on each DNS query and policy fetch\n"
@@ -926,6 +974,12 @@ reap(struct server *s)
 
         s->hdead = h->next;
         free(h);
+    }
+    while (s->adead != NULL) {
+        struct admin *a = s->adead;
+
+        s->adead = a->next;
+        free(a);
     }
 }
 
@@ -1699,6 +1753,510 @@ http_accept(struct server *s)
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Admin socket (--admin): one command per line, each reply ends "."  */
+
+static int reload(struct server *s, const char *why);
+
+/* admin_close - cancel a refresh in flight and close a; its memory is
+ * freed by reap().  Never called from a library callback. */
+static void
+admin_close(struct server *s, struct admin *a)
+{
+    if (a->ev.fd < 0)
+        return;
+    if (a->q != NULL) {
+        tlspol_query_cancel(a->q);
+        a->q = NULL;
+    }
+    epoll_ctl(s->epfd, EPOLL_CTL_DEL, a->ev.fd, NULL);
+    close(a->ev.fd);
+    a->ev.fd = -1;
+    if (a->prev != NULL)
+        a->prev->next = a->next;
+    else
+        s->admins = a->next;
+    if (a->next != NULL)
+        a->next->prev = a->prev;
+    s->nadmin--;
+    free(a->out);
+    a->out = NULL;
+    a->next = s->adead;
+    s->adead = a;
+}
+
+/* admin_put - append n bytes to a's output; 0, or -1 when the output
+ * would exceed ADMIN_OUT_MAX or memory ran out */
+static int
+admin_put(struct admin *a, const char *p, size_t n)
+{
+    size_t need, cap;
+    char *o;
+
+    if (__builtin_add_overflow(a->outlen, n, &need) || need > ADMIN_OUT_MAX)
+        return -1;
+    if (need > a->outcap) {
+        cap = a->outcap > 0 ? a->outcap : 1024;
+        while (cap < need)
+            cap *= 2;
+        if (cap > ADMIN_OUT_MAX)
+            cap = ADMIN_OUT_MAX;
+        if ((o = realloc(a->out, cap)) == NULL)
+            return -1;
+        a->out = o;
+        a->outcap = cap;
+    }
+    memcpy(a->out + a->outlen, p, n);
+    a->outlen = need;
+    return 0;
+}
+
+/* admin_reply - text (one or more lines; a final newline is added if
+ * missing), then the "." line; 0 or -1 as admin_put */
+static int
+admin_reply(struct admin *a, const char *text)
+{
+    size_t n = strlen(text);
+
+    if (admin_put(a, text, n) != 0)
+        return -1;
+    if (n > 0 && text[n - 1] != '\n' && admin_put(a, "\n", 1) != 0)
+        return -1;
+    return admin_put(a, ".\n", 2);
+}
+
+/* admin_error - one "error: ..." line and "."; 0 or -1 */
+static int
+admin_error(struct admin *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+admin_error(struct admin *a, const char *fmt, ...)
+{
+    char line[ADMIN_LINE_MAX * 2];
+    va_list ap;
+    int n;
+
+    memcpy(line, "error: ", 7);
+    va_start(ap, fmt);
+    n = vsnprintf(line + 7, sizeof(line) - 7, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        line[7] = '\0';
+    return admin_reply(a, line);
+}
+
+/* admin_mark_ready - queue a for servicing after dispatch */
+static void
+admin_mark_ready(struct server *s, struct admin *a)
+{
+    if (a->in_ready)
+        return;
+    a->in_ready = 1;
+    a->rnext = s->aready;
+    s->aready = a;
+}
+
+/* admin_on_result - library callback of "refresh": append the line
+ * "DOMAIN VERDICT reply" and "."; no I/O here */
+static void
+admin_on_result(tlspol_status status, tlspol_result *res, void *ud)
+{
+    struct admin *a = ud;
+    char dom[ADMIN_LINE_MAX * 4 + 8], head[ADMIN_LINE_MAX * 4 + 64];
+    const char *vname = "ERROR", *text;
+    char err[128];
+    size_t mark = a->outlen, i;
+    int rc;
+
+    a->q = NULL;
+    a->last = now_sec();
+    show(dom, sizeof(dom), a->domain, strlen(a->domain), ADMIN_LINE_MAX);
+    if (status != TLSPOL_OK || res == NULL) {
+        snprintf(err, sizeof(err), "TEMP %s", tlspol_strerror(status));
+        text = err;
+    } else {
+        vname = tlspol_verdict_name(tlspol_result_verdict(res));
+        text = tlspol_result_postfix_policy(res, 0);
+        if (text == NULL)
+            text = "TEMP out of memory";
+    }
+    snprintf(head, sizeof(head), "%s %s ", dom, vname);
+    rc = admin_put(a, head, strlen(head));
+    if (rc == 0)
+        rc = admin_put(a, text, strlen(text));
+    /* the reply stays on one line */
+    for (i = mark; rc == 0 && i < a->outlen; i++)
+        if (a->out[i] == '\n' || a->out[i] == '\r')
+            a->out[i] = ' ';
+    if (rc == 0)
+        rc = admin_put(a, "\n.\n", 3);
+    log_msg(TLSPOL_LOG_INFO, "admin: %s: refresh %s: %s %.80s", a->peer,
+            dom, vname, text);
+    if (rc != 0) {
+        a->outlen = mark;
+        if (admin_error(a, "refresh %.200s: reply over %d bytes or out of "
+                        "memory", dom, ADMIN_OUT_MAX) != 0)
+            a->failed = 1;
+    }
+    tlspol_result_free(res);
+    admin_mark_ready(the_server, a);
+}
+
+/* admin_stats - the samples of the metrics endpoint as "name value"
+ * lines (metrics_render without the # HELP and # TYPE lines) */
+static int
+admin_stats(struct server *s, struct admin *a)
+{
+    char *body = malloc(METRICS_BODY_MAX);
+    struct sbuf b = { body, 0, METRICS_BODY_MAX, 0 };
+    size_t off = 0;
+    int rc = 0;
+
+    if (body == NULL)
+        return admin_error(a, "out of memory");
+    metrics_render(s, &b);
+    if (b.full) {
+        free(body);
+        return admin_error(a, "stats: over %d bytes", METRICS_BODY_MAX);
+    }
+    while (rc == 0 && off < b.len) {
+        const char *nl = memchr(body + off, '\n', b.len - off);
+        size_t n = nl != NULL ? (size_t)(nl - (body + off)) + 1
+                              : b.len - off;
+
+        if (n > 1 && body[off] != '#')
+            rc = admin_put(a, body + off, n);
+        off += n;
+    }
+    free(body);
+    if (rc == 0)
+        rc = admin_put(a, ".\n", 2);
+    return rc;
+}
+
+/* admin_dump - the cached MTA-STS policies as preload JSON.  A line of
+ * JSON text is never a lone ".", so the reply needs no escaping. */
+static int
+admin_dump(struct server *s, struct admin *a)
+{
+    const char *json = tlspol_ctx_export_preload(s->ctx);
+    const char *em;
+    char shown[512];
+
+    if (json != NULL)
+        return admin_reply(a, json);
+    em = tlspol_ctx_errmsg(s->ctx);
+    show(shown, sizeof(shown), em, strlen(em), 400);
+    return admin_error(a, "dump: %s", shown);
+}
+
+/* admin_refresh - start a lookup of the domain; the reply comes from
+ * admin_on_result, and a's further commands wait until then */
+static int
+admin_refresh(struct server *s, struct admin *a, const char *arg,
+              size_t alen)
+{
+    char shown[ADMIN_LINE_MAX * 4 + 8], em[512];
+    const char *msg;
+    tlspol_status st;
+
+    show(shown, sizeof(shown), arg, alen, ADMIN_LINE_MAX);
+    if (alen == 0 || memchr(arg, ' ', alen) != NULL ||
+        memchr(arg, '\t', alen) != NULL)
+        return admin_error(a, "usage: refresh DOMAIN");
+    if (alen >= sizeof(a->domain))
+        return admin_error(a, "refresh: domain too long");
+    memcpy(a->domain, arg, alen);
+    a->domain[alen] = '\0';
+    st = tlspol_resolve(s->ctx, a->domain, admin_on_result, a, &a->q);
+    if (st == TLSPOL_OK)
+        return 0;
+    a->q = NULL;
+    msg = tlspol_ctx_errmsg(s->ctx);
+    show(em, sizeof(em), msg, strlen(msg), 400);
+    return admin_error(a, "refresh %.200s: %s: %s", shown,
+                       tlspol_strerror(st), em);
+}
+
+static const char admin_help[] =
+    "commands (one per line; each reply ends with a line \".\"):\n"
+    "  stats           counters of the metrics endpoint, \"name value\"\n"
+    "  dump            cached MTA-STS policies as preload JSON\n"
+    "  refresh DOMAIN  look DOMAIN up now; replies "
+    "\"DOMAIN VERDICT reply\"\n"
+    "  reload          reread --config, as SIGHUP does\n"
+    "  purge DOMAIN    not supported by this version\n"
+    "  help            this text\n";
+
+/* is_cmd - whether the command word line[0..clen) is word (any case) */
+static int
+is_cmd(const char *line, size_t clen, const char *word)
+{
+    return clen == strlen(word) && strncasecmp(line, word, clen) == 0;
+}
+
+/* admin_command - run one command line (without its newline); 0, or -1
+ * when the reply could not be queued (a is then closed) */
+static int
+admin_command(struct server *s, struct admin *a, const char *line,
+              size_t len)
+{
+    char shown[NAME_SHOW_MAX * 4 + 8], logline[LOG_KEY_MAX * 4 + 8];
+    const char *arg;
+    size_t clen, alen;
+    int noarg, rc;
+
+    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' ||
+                       line[len - 1] == '\t'))
+        len--;
+    while (len > 0 && (line[0] == ' ' || line[0] == '\t')) {
+        line++;
+        len--;
+    }
+    if (len == 0)
+        return 0; /* empty line: no reply */
+    show(logline, sizeof(logline), line, len, LOG_KEY_MAX);
+    log_msg(TLSPOL_LOG_INFO, "admin: %s: %s", a->peer, logline);
+    for (clen = 0; clen < len && line[clen] != ' ' && line[clen] != '\t';
+         clen++)
+        ;
+    arg = line + clen;
+    alen = len - clen;
+    while (alen > 0 && (arg[0] == ' ' || arg[0] == '\t')) {
+        arg++;
+        alen--;
+    }
+    noarg = alen == 0;
+    if (memchr(line, '\0', len) != NULL) {
+        rc = admin_error(a, "the command contains a NUL byte");
+    } else if (is_cmd(line, clen, "refresh")) {
+        rc = admin_refresh(s, a, arg, alen);
+    } else if (is_cmd(line, clen, "purge")) {
+        rc = admin_error(a, "purge is not supported by this version");
+    } else if (!noarg && (is_cmd(line, clen, "help") ||
+                          is_cmd(line, clen, "stats") ||
+                          is_cmd(line, clen, "dump") ||
+                          is_cmd(line, clen, "reload"))) {
+        show(shown, sizeof(shown), line, clen, NAME_SHOW_MAX);
+        rc = admin_error(a, "%s takes no argument", shown);
+    } else if (is_cmd(line, clen, "help")) {
+        rc = admin_reply(a, admin_help);
+    } else if (is_cmd(line, clen, "stats")) {
+        rc = admin_stats(s, a);
+    } else if (is_cmd(line, clen, "dump")) {
+        size_t mark = a->outlen;
+
+        if ((rc = admin_dump(s, a)) != 0) {
+            a->outlen = mark;
+            rc = admin_error(a, "dump: over %d bytes or out of memory",
+                             ADMIN_OUT_MAX);
+        }
+    } else if (is_cmd(line, clen, "reload")) {
+        int r = reload(s, "admin reload");
+
+        if (r == 0) {
+            rc = admin_reply(a, "ok");
+        } else if (r > 0) {
+            rc = admin_reply(a, "ok: no --config file; nothing to reload");
+        } else {
+            const char *em = tlspol_ctx_errmsg(s->ctx);
+            char es[512];
+
+            show(es, sizeof(es), em, strlen(em), 400);
+            rc = admin_error(a, "%s; the old configuration is in force",
+                             es);
+        }
+    } else {
+        show(shown, sizeof(shown), line, clen, NAME_SHOW_MAX);
+        rc = admin_error(a, "unknown command '%s' (try help)", shown);
+    }
+    if (rc != 0)
+        log_msg(TLSPOL_LOG_ERROR, "admin: %s: out of memory; closing",
+                a->peer);
+    return rc;
+}
+
+/* admin_set_events - update the epoll interest of a */
+static void
+admin_set_events(struct server *s, struct admin *a)
+{
+    struct epoll_event ee;
+    uint32_t want = 0;
+
+    if (!a->eof && a->inlen < sizeof(a->in))
+        want |= EPOLLIN;
+    if (a->outlen > a->outoff)
+        want |= EPOLLOUT;
+    if (want == a->events)
+        return;
+    memset(&ee, 0, sizeof(ee));
+    ee.events = want;
+    ee.data.ptr = &a->ev;
+    if (epoll_ctl(s->epfd, EPOLL_CTL_MOD, a->ev.fd, &ee) == 0)
+        a->events = want;
+}
+
+/* admin_write - send buffered output; 0, or -1 if a must be closed */
+static int
+admin_write(struct admin *a)
+{
+    while (a->outoff < a->outlen) {
+        ssize_t n = send(a->ev.fd, a->out + a->outoff,
+                         a->outlen - a->outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return 0;
+            log_msg(TLSPOL_LOG_DEBUG, "admin: %s: write: %s", a->peer,
+                    strerror(errno));
+            return -1;
+        }
+        a->outoff += (size_t)n;
+        a->last = now_sec();
+    }
+    a->outoff = a->outlen = 0;
+    if (a->outcap > 65536) { /* give back a large buffer (dump) */
+        free(a->out);
+        a->out = NULL;
+        a->outcap = 0;
+    }
+    return 0;
+}
+
+/* admin_service - write pending output, then run the buffered commands
+ * one at a time: the next only once the previous reply is out */
+static void
+admin_service(struct server *s, struct admin *a)
+{
+    char line[ADMIN_LINE_MAX];
+
+    for (;;) {
+        const char *nl;
+        size_t len;
+
+        if (a->failed || admin_write(a) != 0)
+            goto close;
+        if (a->outlen > a->outoff || a->q != NULL)
+            break; /* wait for the client, or for the refresh */
+        nl = memchr(a->in, '\n', a->inlen);
+        if (nl == NULL && a->inlen == sizeof(a->in)) {
+            log_msg(TLSPOL_LOG_WARN, "admin: %s: line over %d bytes; "
+                    "closing the connection", a->peer, ADMIN_LINE_MAX);
+            goto close;
+        }
+        if (nl == NULL && !a->eof)
+            break;
+        if (nl == NULL && a->inlen == 0)
+            goto close; /* end of input, all answered */
+        /* a whole line, or the unterminated last one */
+        len = nl != NULL ? (size_t)(nl - a->in) : a->inlen;
+        memcpy(line, a->in, len);
+        if (nl != NULL)
+            len++;
+        memmove(a->in, a->in + len, a->inlen - len);
+        a->inlen -= len;
+        if (nl != NULL)
+            len--;
+        a->last = now_sec();
+        if (admin_command(s, a, line, len) != 0)
+            goto close;
+    }
+    admin_set_events(s, a);
+    return;
+close:
+    admin_close(s, a);
+}
+
+/* admin_read - read into the line buffer, then service a */
+static void
+admin_read(struct server *s, struct admin *a)
+{
+    while (!a->eof && a->inlen < sizeof(a->in)) {
+        ssize_t n = recv(a->ev.fd, a->in + a->inlen,
+                         sizeof(a->in) - a->inlen, MSG_DONTWAIT);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (n < 0) {
+            log_msg(TLSPOL_LOG_DEBUG, "admin: %s: read: %s", a->peer,
+                    strerror(errno));
+            admin_close(s, a);
+            return;
+        }
+        if (n == 0)
+            a->eof = 1; /* answer what was sent, then close */
+        a->inlen += (size_t)n;
+    }
+    admin_service(s, a);
+}
+
+/* admin_accept - accept admin clients until EAGAIN; beyond
+ * ADMIN_CLIENTS_MAX close at once */
+static void
+admin_accept(struct server *s)
+{
+    for (;;) {
+        struct sockaddr_storage ss;
+        socklen_t sslen = sizeof(ss);
+        struct epoll_event ee;
+        struct admin *a;
+        int fd = accept4(s->alst.ev.fd, (struct sockaddr *)&ss, &sslen,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if ((errno == EMFILE || errno == ENFILE) &&
+                s->reserve_fd >= 0) {
+                /* out of fds: take the connection with the spare fd and
+                 * drop it, so that the listener does not spin */
+                close(s->reserve_fd);
+                fd = accept(s->alst.ev.fd, NULL, NULL);
+                if (fd >= 0)
+                    close(fd);
+                s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                if (fd >= 0)
+                    continue;
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+                log_msg(TLSPOL_LOG_WARN, "admin: accept: %s",
+                        strerror(errno));
+            }
+            return;
+        }
+        if (s->nadmin >= ADMIN_CLIENTS_MAX ||
+            (a = calloc(1, sizeof(*a))) == NULL) {
+            log_msg(TLSPOL_LOG_WARN, "admin: %zu connections; closing a "
+                    "new one", s->nadmin);
+            close(fd);
+            continue;
+        }
+        a->ev.kind = EV_ADMIN;
+        a->ev.fd = fd;
+        a->last = now_sec();
+        peer_name(fd, &ss, a->peer, sizeof(a->peer));
+        memset(&ee, 0, sizeof(ee));
+        ee.events = a->events = EPOLLIN;
+        ee.data.ptr = &a->ev;
+        if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ee) != 0) {
+            log_msg(TLSPOL_LOG_ERROR, "epoll_ctl: %s", strerror(errno));
+            close(fd);
+            free(a);
+            continue;
+        }
+        a->next = s->admins;
+        if (s->admins != NULL)
+            s->admins->prev = a;
+        s->admins = a;
+        s->nadmin++;
+        log_msg(TLSPOL_LOG_DEBUG, "admin: %s: connected", a->peer);
+    }
+}
+
 /* service_ready - after dispatch: service connections with new replies */
 static void
 service_ready(struct server *s)
@@ -1712,11 +2270,20 @@ service_ready(struct server *s)
         if (c->ev.fd >= 0)
             conn_service(s, c);
     }
+    while (s->aready != NULL) {
+        struct admin *a = s->aready;
+
+        s->aready = a->rnext;
+        a->rnext = NULL;
+        a->in_ready = 0;
+        if (a->ev.fd >= 0)
+            admin_service(s, a);
+    }
 }
 
 /* sweep - once a second: close idle connections (no request for
- * --idle-timeout seconds and nothing outstanding) and metrics clients
- * past their deadline */
+ * --idle-timeout seconds and nothing outstanding), metrics clients
+ * past their deadline and admin clients idle for ADMIN_IDLE_SEC */
 static void
 sweep(struct server *s)
 {
@@ -1724,7 +2291,16 @@ sweep(struct server *s)
     uint64_t now_us = now_usec();
     struct conn *c, *next;
     struct http *h, *hnext;
+    struct admin *a, *anext;
 
+    for (a = s->admins; a != NULL; a = anext) {
+        anext = a->next;
+        if (a->q == NULL && now - a->last >= ADMIN_IDLE_SEC) {
+            log_msg(TLSPOL_LOG_DEBUG, "admin: %s: idle for %d s; closing",
+                    a->peer, ADMIN_IDLE_SEC);
+            admin_close(s, a);
+        }
+    }
     for (h = s->https; h != NULL; h = hnext) {
         hnext = h->next;
         if (now_us >= h->deadline) {
@@ -1770,6 +2346,16 @@ close_listeners(struct server *s)
         close(s->mlst.ev.fd);
         s->mlst.ev.fd = -1;
     }
+    if (s->alst.ev.fd >= 0) {
+        epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->alst.ev.fd, NULL);
+        close(s->alst.ev.fd);
+        s->alst.ev.fd = -1;
+    }
+    if (s->alst.path != NULL) {
+        unlink(s->alst.path); /* may fail after dropping privileges */
+        free(s->alst.path);
+        s->alst.path = NULL;
+    }
 }
 
 /* start_stop - SIGTERM/SIGINT: stop accepting, finish in-flight work */
@@ -1786,6 +2372,8 @@ start_stop(struct server *s, const char *signame)
            "flight\n");
     s->stop_deadline = now_sec() + (time_t)bound;
     close_listeners(s);
+    while (s->admins != NULL)
+        admin_close(s, s->admins);
     log_msg(TLSPOL_LOG_INFO, "%s: shutting down; finishing %zu queries "
             "(at most %lu s)", signame, tlspol_ctx_pending(s->ctx), bound);
     for (c = s->conns; c != NULL; c = next) {
@@ -1794,9 +2382,11 @@ start_stop(struct server *s, const char *signame)
     }
 }
 
-/* reload - SIGHUP: reread --config, between RELOADING=1 and READY=1 */
-static void
-reload(struct server *s)
+/* reload - SIGHUP or admin "reload" (why): reread --config, between
+ * RELOADING=1 and READY=1; 0 reloaded, 1 no --config, -1 failed (then
+ * tlspol_ctx_errmsg says why) */
+static int
+reload(struct server *s, const char *why)
 {
     char msg[96];
     tlspol_status st;
@@ -1806,24 +2396,24 @@ reload(struct server *s)
              now_usec());
     notify(s, msg);
     if (s->config == NULL) {
-        log_msg(TLSPOL_LOG_INFO, "SIGHUP: no --config file; nothing to "
-                "reload");
+        log_msg(TLSPOL_LOG_INFO, "%s: no --config file; nothing to "
+                "reload", why);
         notify(s, "READY=1\nSTATUS=serving\n");
-        return;
+        return 1;
     }
     st = tlspol_ctx_load_config(s->ctx, s->config);
     if (st == TLSPOL_OK) {
         s->m.reload_ok++;
-        log_msg(TLSPOL_LOG_INFO, "SIGHUP: reloaded %s", s->config);
+        log_msg(TLSPOL_LOG_INFO, "%s: reloaded %s", why, s->config);
         notify(s, "READY=1\nSTATUS=serving\n");
-    } else {
-        s->m.reload_failed++;
-        log_msg(TLSPOL_LOG_ERROR, "SIGHUP: reloading %s failed: %s; kept "
-                "the old configuration", s->config,
-                tlspol_ctx_errmsg(s->ctx));
-        notify(s, "READY=1\nSTATUS=serving; the last reload failed, the "
-               "old configuration is in force\n");
+        return 0;
     }
+    s->m.reload_failed++;
+    log_msg(TLSPOL_LOG_ERROR, "%s: reloading %s failed: %s; kept the old "
+            "configuration", why, s->config, tlspol_ctx_errmsg(s->ctx));
+    notify(s, "READY=1\nSTATUS=serving; the last reload failed, the old "
+           "configuration is in force\n");
+    return -1;
 }
 
 /* handle_signals - read the signalfd */
@@ -1834,7 +2424,7 @@ handle_signals(struct server *s)
 
     while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
         if (si.ssi_signo == SIGHUP)
-            reload(s);
+            reload(s, "SIGHUP");
         else if (si.ssi_signo == SIGTERM)
             start_stop(s, "SIGTERM");
         else if (si.ssi_signo == SIGINT)
@@ -1949,6 +2539,24 @@ run(struct server *s)
                     http_read(s, h);
                 break;
             }
+            case EV_ALISTEN:
+                if (!s->stopping)
+                    admin_accept(s);
+                break;
+            case EV_ADMIN: {
+                struct admin *a = (struct admin *)(void *)ev;
+
+                if (a->ev.fd < 0)
+                    break; /* closed earlier in this round */
+                if (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+                    admin_read(s, a); /* takes what was sent, to EOF */
+                else if (evs[i].events & EPOLLOUT)
+                    admin_service(s, a);
+                if (a->ev.fd >= 0 &&
+                    (evs[i].events & (EPOLLHUP | EPOLLERR)))
+                    admin_close(s, a); /* gone: cancel a refresh */
+                break;
+            }
             case EV_LIB:
                 break;
             }
@@ -1966,6 +2574,10 @@ main(int argc, char **argv)
         { "socket-owner", required_argument, NULL, 'O' },
         { "allow-remote", no_argument, NULL, 'R' },
         { "metrics", required_argument, NULL, 1001 },
+        { "admin", required_argument, NULL, 1002 },
+        { "admin-mode", required_argument, NULL, 1003 },
+        { "refresh-ahead", required_argument, NULL, 1010 },
+        { "evict-idle", required_argument, NULL, 1011 },
         { "max-clients", required_argument, NULL, 'm' },
         { "idle-timeout", required_argument, NULL, 'i' },
         { "max-request", required_argument, NULL, 'q' },
@@ -1994,12 +2606,13 @@ main(int argc, char **argv)
     const char *listen_spec[LISTEN_MAX], *preload[PRELOAD_MAX];
     size_t n_listen = 0, n_preload = 0, k;
     const char *ta = NULL, *ca = NULL, *capath = NULL, *bogus = NULL;
-    const char *cachefile = NULL, *metrics = NULL;
+    const char *cachefile = NULL, *metrics = NULL, *admin = NULL;
+    unsigned int refresh_ahead = 86400, evict_idle = 2592000;
     const char *user = NULL, *owner = NULL;
     char *resolvers = NULL;
     int trust_ad = 0, check = 0, no_drop = 0, allow_remote = 0;
     int verbose = 0, c, rc = EX_SETUP, n_act;
-    unsigned long mode = 0666;
+    unsigned long mode = 0666, admin_mode = 0600;
     uid_t own_uid = (uid_t)-1;
     gid_t own_gid = (gid_t)-1;
     struct itimerspec its;
@@ -2014,6 +2627,7 @@ main(int argc, char **argv)
     for (k = 0; k < LISTENERS_MAX; k++)
         s->lst[k].ev.fd = -1;
     s->mlst.ev.fd = -1;
+    s->alst.ev.fd = -1;
 
     while ((c = getopt_long(argc, argv, "l:f:r:a:c:t:u:vhV", opts,
                             NULL)) != -1) {
@@ -2048,6 +2662,23 @@ main(int argc, char **argv)
                 goto usage_error;
             }
             metrics = optarg;
+            break;
+        case 1002:
+            if (strncmp(optarg, "unix:", 5) != 0 || optarg[5] == '\0' ||
+                admin != NULL) {
+                fprintf(stderr, "%s: --admin %s: expected one unix:PATH "
+                        "(the admin socket is UNIX-domain only)\n",
+                        progname, optarg);
+                goto usage_error;
+            }
+            admin = optarg;
+            break;
+        case 1003:
+            if (parse_ulong(optarg, 8, 0, 0777, &admin_mode) != 0) {
+                fprintf(stderr, "%s: --admin-mode: \"%s\" is not an octal "
+                        "mode (e.g. 0600)\n", progname, optarg);
+                goto usage_error;
+            }
             break;
         case 'm':
             if (parse_ulong(optarg, 10, 1, 1000000, &s->max_clients)) {
@@ -2089,6 +2720,22 @@ main(int argc, char **argv)
         case 'c': ca = optarg; break;
         case 'C': capath = optarg; break;
         case 1000: cachefile = optarg; break;
+        case 1010:
+        case 1011: {
+            unsigned long v;
+
+            if (parse_ulong(optarg, 10, 0, 31557600, &v) != 0) {
+                fprintf(stderr, "%s: --%s: \"%s\" is not "
+                        "a number of seconds up to 31557600\n", progname,
+                        c == 1010 ? "refresh-ahead" : "evict-idle", optarg);
+                return EX_USAGE;
+            }
+            if (c == 1010)
+                refresh_ahead = (unsigned int)v;
+            else
+                evict_idle = (unsigned int)v;
+            break;
+        }
         case 't':
             if ((s->timeout_ms = parse_timeout(optarg)) == 0) {
                 fprintf(stderr, "%s: --timeout: \"%s\" is not a number of "
@@ -2301,9 +2948,37 @@ main(int argc, char **argv)
         log_msg(TLSPOL_LOG_INFO, "metrics on http://%s/metrics",
                 metrics + 5);
     }
+    if (admin != NULL) {
+        /* owned by the starting user (root), not --socket-owner */
+        int fd;
+
+        if ((s->alst.path = strdup(admin + 5)) == NULL)
+            goto os_error;
+        fd = open_unix(s->alst.path, (mode_t)admin_mode, (uid_t)-1,
+                       (gid_t)-1);
+        if (fd < 0) {
+            free(s->alst.path);
+            s->alst.path = NULL;
+            goto out;
+        }
+        s->alst.spec = admin;
+        s->alst.ev.kind = EV_ALISTEN;
+        s->alst.ev.fd = fd;
+        if (add_fd(s, &s->alst.ev) != 0)
+            goto os_error;
+        log_msg(TLSPOL_LOG_INFO, "admin socket on %s (mode %04lo)", admin,
+                admin_mode);
+    }
 
     /* Set up resolver and cache file now: errors show at start, and the
      * cache file is opened before privileges are dropped. */
+    /* RFC 8461 §3.3: refresh cached policies before they expire */
+    if ((refresh_ahead > 0 || evict_idle > 0) &&
+        tlspol_ctx_set_refresh(s->ctx, refresh_ahead, 4, 60000,
+                               evict_idle) != TLSPOL_OK) {
+        log_msg(TLSPOL_LOG_ERROR, "%s", tlspol_ctx_errmsg(s->ctx));
+        goto out;
+    }
     if (tlspol_ctx_open(s->ctx) != TLSPOL_OK) {
         log_msg(TLSPOL_LOG_ERROR, "%s", tlspol_ctx_errmsg(s->ctx));
         goto out;
@@ -2357,6 +3032,8 @@ out:
         conn_close(s, s->conns);
     while (s->https != NULL)
         http_close(s, s->https);
+    while (s->admins != NULL)
+        admin_close(s, s->admins);
     reap(s);
     close_listeners(s);
     tlspol_ctx_free(s->ctx);

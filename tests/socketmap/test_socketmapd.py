@@ -4,10 +4,12 @@ Postfix's own socketmap client (postmap -q) against the test network,
 raw-socket checks of pipelining, malformed netstrings, idle timeout,
 max-clients, 2,000 idle connections, SIGHUP reload, SIGTERM shutdown,
 privilege dropping, systemd socket activation and readiness notification,
-and the Prometheus metrics endpoint.  Prints TAP.  The network checks need
-tests/net/with-net.sh; they skip without it unless TLSPOL_REQUIRE_NET=1.
+the Prometheus metrics endpoint and the admin socket.  Prints TAP.  The
+network checks need tests/net/with-net.sh; they skip without it unless
+TLSPOL_REQUIRE_NET=1.
 SPDX-License-Identifier: MIT"""
 
+import json
 import os
 import pwd
 import resource
@@ -224,6 +226,44 @@ def http_get(port, path, extra=b""):
     return lines[0], lines[1:], body.decode()
 
 
+def admin_replies(s, n=1, timeout=10):
+    """n admin replies from s, each a list of lines without the final
+    ".", or None on EOF/timeout."""
+    buf, out = b"", []
+    end = time.time() + timeout
+    while len(out) < n:
+        lines = buf.split(b"\n")
+        cur = []
+        out = []
+        for line in lines[:-1]:
+            if line == b".":
+                out.append(cur)
+                cur = []
+            else:
+                cur.append(line.decode())
+        if len(out) >= n:
+            break
+        s.settimeout(max(0.01, end - time.time()))
+        try:
+            d = s.recv(65536)
+        except (socket.timeout, OSError):
+            return None
+        if not d:
+            return None
+        buf += d
+    return out[:n]
+
+
+def admin(path, line, timeout=10):
+    """The reply lines to one admin command on a new connection."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    s.sendall(line.encode() + b"\n")
+    r = admin_replies(s, 1, timeout)
+    s.close()
+    return r[0] if r else None
+
+
 def parse_metrics(text):
     """{'name{labels}': value} of the samples, {name: [HELP, TYPE]}."""
     samples, meta = {}, {}
@@ -307,6 +347,17 @@ def offline_checks():
         sock.close()
         if other is not None:
             other.close()
+    p = subprocess.run([EXE, "--listen", "unix:/x", "--admin",
+                        "inet:127.0.0.1:9999"], capture_output=True,
+                       text=True)
+    check("--admin inet:...: usage error (2), UNIX only",
+          p.returncode == 2 and "--admin" in p.stderr
+          and "UNIX" in p.stderr, p.stderr)
+    p = subprocess.run([EXE, "--listen", "unix:/x", "--admin", "unix:/y",
+                        "--admin-mode", "0999"], capture_output=True,
+                       text=True)
+    check("bad --admin-mode: usage error (2)",
+          p.returncode == 2 and "--admin-mode" in p.stderr, p.stderr)
     env = dict(ENV, LISTEN_FDS="65")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     p = subprocess.run(**activate([EXE, "--no-drop-privileges"], sock),
@@ -692,12 +743,204 @@ def metrics_checks():
     check("metrics server: SIGTERM exit 0", srv.stop() == 0)
 
 
+def admin_checks():
+    cfg = os.path.join(TMP, "admin.yaml")
+    with open(cfg, "w") as f:
+        f.write("failure:\n  mode: defer\n")
+    apath = os.path.join(TMP, "admin.ctl")
+    mport = free_port()
+    srv = Server("admin", ["--admin", "unix:" + apath, "--config", cfg,
+                           "--metrics", f"inet:127.0.0.1:{mport}"])
+    check("server with --admin started", srv.ready, srv.text())
+    if not srv.ready:
+        srv.stop()
+        return
+    idle = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    idle.connect(apath)
+    t_idle = time.time()
+    check("admin socket: mode 0600 by default",
+          (os.stat(apath).st_mode & 0o777) == 0o600,
+          oct(os.stat(apath).st_mode))
+    check("query socket keeps its own mode (0666)",
+          (os.stat(srv.sock).st_mode & 0o777) == 0o666)
+    q = srv.connect()
+    check("query before the admin checks",
+          ask(q, "postfix enforce.test") is not None)
+
+    r = admin(apath, "help")
+    check("admin help: lists the commands",
+          r is not None and any(x.startswith("  stats") for x in r)
+          and any("refresh DOMAIN" in x for x in r)
+          and any(x.startswith("  reload") for x in r), r)
+    r = admin(apath, "stats")
+    resp = http_get(mport, "/metrics")
+    got = {}
+    for line in r or []:
+        key, _, val = line.rpartition(" ")
+        got[key] = float(val)
+    want = parse_metrics(resp[2])[0] if resp else None
+    check("admin stats: the metrics endpoint's numbers as name value",
+          r is not None and got == want
+          and got.get('tlspol_queries_total{verdict="STS_ENFORCE"}') == 1
+          and got.get("tlspol_connections") == 1, (r, want))
+    r = admin(apath, "refresh enforce.test")
+    check("admin refresh: DOMAIN VERDICT reply",
+          r == ["enforce.test STS_ENFORCE OK secure "
+                "match=mx1.enforce.test servername=hostname"], r)
+    r = admin(apath, "refresh dane-ee.test")
+    check("admin refresh of a DANE domain",
+          r == ["dane-ee.test DANE_ONLY OK dane-only"], r)
+    # slow.test answers after the 2 s fetch timeout: meanwhile the loop
+    # serves queries and other admin connections
+    a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    a.connect(apath)
+    t0 = time.time()
+    a.sendall(b"refresh slow.test\nhelp\n")
+    time.sleep(0.2)
+    t1 = time.time()
+    r1 = ask(q, "postfix dane-ee.test", 5)
+    r2 = admin(apath, "purge x.test", 5)
+    dt = time.time() - t1
+    check(f"refresh in flight: query and admin answered in "
+          f"{dt * 1000:.0f} ms", r1 == "OK dane-only" and dt < 1.0
+          and r2 == ["error: purge is not supported by this version"],
+          (r1, r2, dt))
+    r = admin_replies(a, 2, 15)
+    dt = time.time() - t0
+    check(f"refresh slow.test: answered after {dt:.1f} s, then the next "
+          "command", r is not None and len(r[0]) == 1
+          and r[0][0].startswith("slow.test ") and "NOTFOUND" in r[0][0]
+          and any("refresh DOMAIN" in x for x in r[1]) and dt >= 1.5,
+          (r, dt))
+    a.close()
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(apath)
+    c.sendall(b"refresh slow.test\n")
+    time.sleep(0.2)
+    c.close()
+    r = admin(apath, "help")
+    check("admin client gone with a refresh in flight: server still "
+          "answers", r is not None and srv.proc.poll() is None, r)
+    r = admin(apath, "dump")
+    try:
+        dump = json.loads("\n".join(r)) if r else None
+    except ValueError:
+        dump = None
+    check("admin dump: preload JSON with the cached policy",
+          dump is not None and dump.get("version") == "0.1"
+          and dump["policies"].get("enforce.test", {}).get("mode")
+          == "enforce", r)
+    r = admin(apath, "frob now")
+    check("admin unknown command: error naming it",
+          r == ["error: unknown command 'frob' (try help)"], r)
+    r = admin(apath, "refresh")
+    check("admin refresh without a domain: usage error",
+          r == ["error: usage: refresh DOMAIN"], r)
+    r = admin(apath, "stats please")
+    check("admin stats with an argument: error",
+          r == ["error: stats takes no argument"], r)
+
+    r0 = ask(q, "postfix local-secure.test")
+    with open(cfg, "w") as f:
+        f.write("domains:\n  local-secure.test:\n    policy: secure\n"
+                "    match: [mx1.local-secure.test]\n")
+    r = admin(apath, "reload")
+    r1 = ask(q, "postfix local-secure.test")
+    check("admin reload: ok, and the new override applies",
+          r == ["ok"] and r1 is not None and r1.startswith("OK secure")
+          and r0 != r1, (r, r0, r1))
+    with open(cfg, "w") as f:
+        f.write("domains: [\n")
+    r = admin(apath, "reload")
+    check("admin reload of a bad config: the error, old config kept",
+          r is not None and len(r) == 1 and r[0].startswith("error: ")
+          and "admin.yaml" in r[0] and "old configuration" in r[0]
+          and ask(q, "postfix local-secure.test") == r1, r)
+    r = admin(apath, "stats")
+    check("admin stats: reloads counted as for SIGHUP",
+          r is not None and 'tlspol_reloads_total{result="ok"} 1' in r
+          and 'tlspol_reloads_total{result="failed"} 1' in r, r)
+
+    # several commands on one connection, the last without a newline and
+    # followed by end of input: all answered in order, then closed
+    a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    a.connect(apath)
+    a.sendall(b"help\r\n\nPURGE x\nnope")
+    a.shutdown(socket.SHUT_WR)
+    r = admin_replies(a, 3)
+    check("admin: pipelined commands answered in order, then closed",
+          r is not None and any("refresh DOMAIN" in x for x in r[0])
+          and r[1] == ["error: purge is not supported by this version"]
+          and r[2] == ["error: unknown command 'nope' (try help)"]
+          and closed_by_server(a), r)
+    a.close()
+
+    # the query socket never runs admin commands
+    n_reload = srv.text().count("reloaded")
+    check("query socket: netstring 'postfix stats' is a lookup -> "
+          "NOTFOUND", ask(q, "postfix stats") == "NOTFOUND ")
+    check("query socket: 'postfix reload' is a lookup, nothing reloaded",
+          ask(q, "postfix reload") == "NOTFOUND "
+          and srv.text().count("reloaded") == n_reload)
+    b = srv.connect()
+    b.sendall(b"stats\n")
+    check("query socket: a raw 'stats' line is a malformed netstring -> "
+          "closed", closed_by_server(b) and "netstring" in srv.text())
+    b.close()
+
+    a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    a.connect(apath)
+    try:
+        a.sendall(b"refresh " + b"a" * 2000 + b"\n")
+    except OSError:
+        pass
+    check("admin: a line over 1024 bytes closes the connection",
+          closed_by_server(a)
+          and "line over 1024 bytes" in srv.text(), srv.text()[-500:])
+    a.close()
+    a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    a.connect(apath)
+    a.sendall(b"refresh " + b"a" * 1015 + b"\n")  # 1023 + newline
+    r = admin_replies(a, 1)
+    check("admin: a line of 1024 bytes is a command", r is not None
+          and len(r) == 1 and r[0][0].startswith("error: refresh "), r)
+    a.close()
+
+    time.sleep(0.3)  # the server has seen the earlier clients go
+    conns = []
+    for _ in range(15):  # with the idle one: 16
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(apath)
+        conns.append(s)
+    s.sendall(b"help\n")
+    r = admin_replies(s, 1)
+    extra = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    extra.connect(apath)
+    check("admin: 16 connections served, the 17th closed",
+          r is not None and closed_by_server(extra, 3), r)
+    extra.close()
+    for s in conns:
+        s.close()
+
+    before = time.time() - t_idle
+    closed = closed_by_server(idle, max(1, 14 - before))
+    dt = time.time() - t_idle
+    check(f"admin: idle connection closed after {dt:.1f} s (10 s)",
+          closed and 9.5 <= dt <= max(13, before + 1), (dt, before))
+    idle.close()
+    q.close()
+    rc = srv.stop()
+    check("admin server: SIGTERM exit 0, admin socket removed",
+          rc == 0 and not os.path.exists(apath), srv.text()[-2000:])
+
+
 def privdrop_check():
     if os.geteuid() != 0:
         check("privilege drop # SKIP not root", True)
         return
     nobody = pwd.getpwnam("nobody").pw_uid
-    srv = Server("drop", [], drop=True)
+    apath = os.path.join(TMP, "drop.ctl")
+    srv = Server("drop", ["--admin", "unix:" + apath], drop=True)
     check("started as root: drops to nobody",
           srv.ready and "running as user nobody" in srv.text(), srv.text())
     with open(f"/proc/{srv.proc.pid}/status") as f:
@@ -710,6 +953,13 @@ def privdrop_check():
           (os.stat(srv.sock).st_mode & 0o777) == 0o666)
     r, out, err = postmap("dane-ee.test", srv.map())
     check("as nobody: postmap answer", r == 0 and out == "dane-only", err)
+    st = os.stat(apath)
+    check("admin socket made before the drop: root's, mode 0600",
+          st.st_uid == 0 and (st.st_mode & 0o777) == 0o600,
+          (st.st_uid, oct(st.st_mode)))
+    r = admin(apath, "refresh dane-ee.test")
+    check("as nobody: admin refresh answers",
+          r == ["dane-ee.test DANE_ONLY OK dane-only"], r)
     check("as nobody: SIGTERM exit 0", srv.stop() == 0)
 
 
@@ -733,6 +983,7 @@ def main():
         activation_checks()
         notify_checks()
         metrics_checks()
+        admin_checks()
         privdrop_check()
     elif ENV.get("TLSPOL_REQUIRE_NET") == "1":
         check("test network present (TLSPOL_REQUIRE_NET=1)", False)
