@@ -1386,42 +1386,59 @@ peer_name(int fd, const struct sockaddr_storage *ss, char *out, size_t size)
     }
 }
 
+/* accept_next - accept one connection on lfd: the fd; ACCEPT_AGAIN to
+ * try once more (interrupted, aborted, or a connection shed for lack of
+ * fds); ACCEPT_DONE when nothing is left or accepting failed.  Out of
+ * fds, the spare fd takes the connection and drops it, so that a
+ * level-triggered listener does not spin; *shed says that happened. */
+#define ACCEPT_AGAIN (-2)
+#define ACCEPT_DONE (-1)
+static int
+accept_next(struct server *s, int lfd, const char *what,
+            struct sockaddr_storage *ss, int *shed)
+{
+    socklen_t sslen = sizeof(*ss);
+    int fd = accept4(lfd, (struct sockaddr *)ss, &sslen,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    *shed = 0;
+    if (fd >= 0)
+        return fd;
+    if (errno == EINTR || errno == ECONNABORTED)
+        return ACCEPT_AGAIN;
+    if ((errno == EMFILE || errno == ENFILE) && s->reserve_fd >= 0) {
+        close(s->reserve_fd);
+        fd = accept(lfd, NULL, NULL);
+        if (fd >= 0)
+            close(fd);
+        s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        *shed = 1;
+        return fd >= 0 ? ACCEPT_AGAIN : ACCEPT_DONE;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK)
+        log_msg(TLSPOL_LOG_WARN, "%s: accept: %s", what, strerror(errno));
+    return ACCEPT_DONE;
+}
+
 /* accept_all - accept until EAGAIN; beyond --max-clients close at once */
 static void
 accept_all(struct server *s, struct listener *l)
 {
     for (;;) {
         struct sockaddr_storage ss;
-        socklen_t sslen = sizeof(ss);
         struct epoll_event ee;
         struct conn *c;
-        int fd = accept4(l->ev.fd, (struct sockaddr *)&ss, &sslen,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int shed, fd = accept_next(s, l->ev.fd, l->spec, &ss, &shed);
 
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if ((errno == EMFILE || errno == ENFILE) &&
-                s->reserve_fd >= 0) {
-                /* out of fds: accept with the spare fd and shed load */
-                close(s->reserve_fd);
-                fd = accept(l->ev.fd, NULL, NULL);
-                if (fd >= 0)
-                    close(fd);
-                s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (!s->overload_logged)
-                    log_msg(TLSPOL_LOG_WARN, "%s: out of file descriptors "
-                            "with %zu connections; closing new ones",
-                            l->spec, s->nconns);
-                s->overload_logged = 1;
-                if (fd >= 0)
-                    continue;
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                log_msg(TLSPOL_LOG_WARN, "%s: accept: %s", l->spec,
-                        strerror(errno));
-            }
-            return;
+        if (shed && !s->overload_logged) {
+            log_msg(TLSPOL_LOG_WARN, "%s: out of file descriptors with %zu "
+                    "connections; closing new ones", l->spec, s->nconns);
+            s->overload_logged = 1;
         }
+        if (fd == ACCEPT_AGAIN)
+            continue;
+        if (fd < 0)
+            return;
         if (s->nconns >= s->max_clients) {
             close(fd);
             if (!s->overload_logged)
@@ -1701,31 +1718,15 @@ static void
 http_accept(struct server *s)
 {
     for (;;) {
+        struct sockaddr_storage ss;
         struct epoll_event ee;
         struct http *h;
-        int fd = accept4(s->mlst.ev.fd, NULL, NULL,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int shed, fd = accept_next(s, s->mlst.ev.fd, "metrics", &ss, &shed);
 
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if ((errno == EMFILE || errno == ENFILE) &&
-                s->reserve_fd >= 0) {
-                /* out of fds: take the connection with the spare fd and
-                 * drop it, so that the listener does not spin */
-                close(s->reserve_fd);
-                fd = accept(s->mlst.ev.fd, NULL, NULL);
-                if (fd >= 0)
-                    close(fd);
-                s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (fd >= 0)
-                    continue;
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                log_msg(TLSPOL_LOG_WARN, "metrics: accept: %s",
-                        strerror(errno));
-            }
+        if (fd == ACCEPT_AGAIN)
+            continue;
+        if (fd < 0)
             return;
-        }
         if (s->nhttp >= HTTP_CLIENTS_MAX ||
             (h = calloc(1, sizeof(*h))) == NULL) {
             log_msg(TLSPOL_LOG_DEBUG, "metrics: %zu clients; closing a "
@@ -2202,32 +2203,14 @@ admin_accept(struct server *s)
 {
     for (;;) {
         struct sockaddr_storage ss;
-        socklen_t sslen = sizeof(ss);
         struct epoll_event ee;
         struct admin *a;
-        int fd = accept4(s->alst.ev.fd, (struct sockaddr *)&ss, &sslen,
-                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int shed, fd = accept_next(s, s->alst.ev.fd, "admin", &ss, &shed);
 
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
-                continue;
-            if ((errno == EMFILE || errno == ENFILE) &&
-                s->reserve_fd >= 0) {
-                /* out of fds: take the connection with the spare fd and
-                 * drop it, so that the listener does not spin */
-                close(s->reserve_fd);
-                fd = accept(s->alst.ev.fd, NULL, NULL);
-                if (fd >= 0)
-                    close(fd);
-                s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                if (fd >= 0)
-                    continue;
-            } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                log_msg(TLSPOL_LOG_WARN, "admin: accept: %s",
-                        strerror(errno));
-            }
+        if (fd == ACCEPT_AGAIN)
+            continue;
+        if (fd < 0)
             return;
-        }
         if (s->nadmin >= ADMIN_CLIENTS_MAX ||
             (a = calloc(1, sizeof(*a))) == NULL) {
             log_msg(TLSPOL_LOG_WARN, "admin: %zu connections; closing a "
