@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "smtp_probe.h"
+#include "cli.h"
 #include "tlspol/tlspol.h"
 
 #define EX_OK 0
@@ -97,20 +98,6 @@ log_stderr(tlspol_log_level lvl, const char *id, const char *msg, void *ud)
     fprintf(stderr, "%s: %s: %s [%s]\n", progname,
             names[lvl <= TLSPOL_LOG_DEBUG ? lvl : TLSPOL_LOG_DEBUG], msg,
             id);
-}
-
-/* parse_timeout - "2", "0.5" -> milliseconds; 0 on error */
-static unsigned int
-parse_timeout(const char *s)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || v < 0.1 || v > 600)
-        return 0;
-    return (unsigned int)(v * 1000.0 + 0.5);
 }
 
 /* print_line - DOMAIN VERDICT must|may|defer REASON */
@@ -254,22 +241,6 @@ probe_hosts(tlspol_ctx *ctx, const tlspol_result *r, unsigned int port,
     return bad;
 }
 
-/* add_resolver - append to the space-separated list; 0 or -1 */
-static int
-add_resolver(char **list, const char *addr)
-{
-    size_t old = *list ? strlen(*list) : 0, n = strlen(addr);
-    char *p = realloc(*list, old + n + 2);
-
-    if (p == NULL)
-        return -1;
-    if (old > 0)
-        p[old++] = ' ';
-    memcpy(p + old, addr, n + 1);
-    *list = p;
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -315,7 +286,7 @@ main(int argc, char **argv)
         case 'j': out = OUT_JSON; break;
         case 'e': out = OUT_EXPLAIN; break;
         case 'r':
-            if (add_resolver(&resolvers, optarg) != 0) {
+            if (cli_add_resolver(&resolvers, optarg) != 0) {
                 fprintf(stderr, "%s: out of memory\n", progname);
                 rc = EX_SOFTWARE;
                 goto out;
@@ -358,7 +329,7 @@ main(int argc, char **argv)
             }
             break;
         case 't':
-            if ((timeout = parse_timeout(optarg)) == 0) {
+            if ((timeout = cli_parse_timeout(optarg)) == 0) {
                 fprintf(stderr, "%s: --timeout: \"%s\" is not a number of "
                         "seconds between 0.1 and 600\n", progname, optarg);
                 rc = EX_USAGE;

@@ -82,6 +82,7 @@
 #include <unistd.h>
 
 #include "netstring.h"
+#include "cli.h"
 #include "tlspol/tlspol.h"
 
 #define EX_OK 0
@@ -428,36 +429,6 @@ parse_ulong(const char *s, int base, unsigned long min, unsigned long max,
     if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
         return -1;
     *out = v;
-    return 0;
-}
-
-/* parse_timeout - "2", "0.5" -> milliseconds; 0 on error */
-static unsigned int
-parse_timeout(const char *s)
-{
-    char *end;
-    double v;
-
-    errno = 0;
-    v = strtod(s, &end);
-    if (errno != 0 || end == s || *end != '\0' || v < 0.1 || v > 600)
-        return 0;
-    return (unsigned int)(v * 1000.0 + 0.5);
-}
-
-/* add_resolver - append to the space-separated list; 0 or -1 */
-static int
-add_resolver(char **list, const char *addr)
-{
-    size_t old = *list ? strlen(*list) : 0, n = strlen(addr);
-    char *p = realloc(*list, old + n + 2);
-
-    if (p == NULL)
-        return -1;
-    if (old > 0)
-        p[old++] = ' ';
-    memcpy(p + old, addr, n + 1);
-    *list = p;
     return 0;
 }
 
@@ -2694,7 +2665,7 @@ main(int argc, char **argv)
             preload[n_preload++] = optarg;
             break;
         case 'r':
-            if (add_resolver(&resolvers, optarg) != 0) {
+            if (cli_add_resolver(&resolvers, optarg) != 0) {
                 fprintf(stderr, "%s: out of memory\n", progname);
                 return EX_SETUP;
             }
@@ -2720,7 +2691,7 @@ main(int argc, char **argv)
             break;
         }
         case 't':
-            if ((s->timeout_ms = parse_timeout(optarg)) == 0) {
+            if ((s->timeout_ms = cli_parse_timeout(optarg)) == 0) {
                 fprintf(stderr, "%s: --timeout: \"%s\" is not a number of "
                         "seconds between 0.1 and 600\n", progname, optarg);
                 goto usage_error;

@@ -74,6 +74,10 @@ def offline_checks():
     rc, _, err = run("-t", "abc", "x.test")
     check("bad --timeout is a usage error",
           rc == 2 and "--timeout" in err, err)
+    for bad in ("nan", "inf", "-1", "0.05", "601", "1e999"):
+        rc, _, err = run("-t", bad, "x.test")
+        check(f"--timeout {bad} is a usage error",
+              rc == 2 and "--timeout" in err, err)
     rc, _, err = run(".example.com")
     check("leading-dot key rejected with reason",
           rc == 2 and "leading dot" in err, err)
