@@ -25,6 +25,8 @@
 #define TP_MSG_CONFIG          "TP1403"  /* error/warn: configuration */
 #define TP_MSG_PRELOAD         "TP1404"  /* error/warn: preload list */
 #define TP_MSG_STORE           "TP1501"  /* info/warn: persistent store */
+#define TP_MSG_PURGE           "TP1502"  /* warn: cached state purged */
+#define TP_MSG_SHARED          "TP1503"  /* info/warn: shared store (Redis) */
 #define TP_MSG_INTERNAL        "TP1901"  /* error: internal error */
 
 #endif

@@ -774,6 +774,67 @@ tp_vcache_flush(struct tlspol_ctx *ctx)
     ctx->n_vcache = 0;
 }
 
+/* vc_drop - remove domain's verdict-cache entry: 1 if there was one */
+static int
+vc_drop(struct tlspol_ctx *ctx, const char *domain)
+{
+    struct tp_vc_entry **pp, *e;
+
+    if (ctx->vcache == NULL)
+        return 0;
+    for (pp = &ctx->vcache[tp_name_hash(domain) % VC_BUCKETS];
+         (e = *pp) != NULL; pp = &e->next)
+        if (strcmp(e->domain, domain) == 0) {
+            *pp = e->next;
+            tlspol_result_free(e->tmpl);
+            tp_free(e);
+            ctx->n_vcache--;
+            return 1;
+        }
+    return 0;
+}
+
+TP_EXPORT tlspol_status
+tlspol_ctx_purge(tlspol_ctx *ctx, const char *domain, int *found)
+{
+    char norm[TP_DOMAIN_MAX + 1];
+    struct tp_err err;
+    int n = 0;
+    size_t i;
+
+    if (found != NULL)
+        *found = 0;
+    if (ctx == NULL)
+        return TLSPOL_ERR_INVAL;
+    if (domain == NULL) {
+        tp_ctx_seterr(ctx, "domain is NULL");
+        return TLSPOL_ERR_INVAL;
+    }
+    if (tp_domain_normalize(domain, strnlen(domain, TP_DOMAIN_INPUT_MAX + 1),
+                            norm, &err) != TP_OK) {
+        tp_ctx_seterr(ctx, "%s", err.msg);
+        return TLSPOL_ERR_INVAL;
+    }
+    n += vc_drop(ctx, norm);
+    if (tp_sts_cache_get(&ctx->sts_cache, norm) != NULL) {
+        tp_sts_cache_remove(&ctx->sts_cache, norm);
+        n++;
+    }
+    tp_store_delete(ctx, norm);
+    for (i = 0; i < ctx->n_fails; i++)
+        if (strcmp(ctx->fails[i].domain, norm) == 0) {
+            fail_clear(ctx, norm);
+            n++;
+            break;
+        }
+    if (n > 0)
+        tp_log(ctx, TLSPOL_LOG_WARN, TP_MSG_PURGE, "%s: cached state "
+               "purged by request", norm);
+    if (found != NULL)
+        *found = n > 0;
+    return TLSPOL_OK;
+}
+
 /* ans_ttl - fold one answer into the cacheable lifetime: 0 when it failed
  * or its TTL is unknown (RFC 2308 §5 gives negative answers theirs) */
 static uint32_t

@@ -8,7 +8,7 @@ PKGS="meson ninja-build pkg-config gcc g++ clang
 libgetdns-dev libcurl4-openssl-dev libssl-dev libidn2-dev libyaml-dev
 libcriterion-dev libsqlite3-dev dns-root-data
 nsd ldnsutils unbound nginx-light iproute2 openssl curl python3 procps python3-dnspython
-postfix"
+postfix redis-server libhiredis-dev python3-setuptools python3-wheel python3-pip"
 
 missing=
 for p in $PKGS; do

@@ -274,7 +274,8 @@ usage(FILE *fp)
 "      --metrics inet:HOST:PORT  serve Prometheus metrics on GET /metrics\n"
 "                              (loopback unless --allow-remote)\n"
 "      --admin unix:PATH       admin socket: stats, dump, refresh DOMAIN,\n"
-"                              reload, help (one command per line)\n"
+"                              purge DOMAIN, reload, help (one command\n"
+"                              per line)\n"
 "      --admin-mode OCTAL      mode of the admin socket (default 0600)\n"
 "\n"
 "Resolution:\n"
@@ -1923,6 +1924,49 @@ admin_dump(struct server *s, struct admin *a)
     return admin_error(a, "dump: %s", shown);
 }
 
+/* domain_arg - copy the one-word argument of cmd into a->domain: 1; or
+ * 0 with the error text in a->domain instead */
+static int
+domain_arg(struct admin *a, const char *cmd, const char *arg, size_t alen)
+{
+    if (alen == 0 || memchr(arg, ' ', alen) != NULL ||
+        memchr(arg, '\t', alen) != NULL) {
+        snprintf(a->domain, sizeof(a->domain), "usage: %s DOMAIN", cmd);
+        return 0;
+    }
+    if (alen >= sizeof(a->domain)) {
+        snprintf(a->domain, sizeof(a->domain), "%s: domain too long", cmd);
+        return 0;
+    }
+    memcpy(a->domain, arg, alen);
+    a->domain[alen] = '\0';
+    return 1;
+}
+
+/* admin_purge - forget what is cached about a domain */
+static int
+admin_purge(struct server *s, struct admin *a, const char *arg, size_t alen)
+{
+    char shown[ADMIN_LINE_MAX * 4 + 8], em[512], line[ADMIN_LINE_MAX + 64];
+    const char *msg;
+    tlspol_status st;
+    int found;
+
+    if (!domain_arg(a, "purge", arg, alen))
+        return admin_error(a, "%s", a->domain);
+    show(shown, sizeof(shown), arg, alen, ADMIN_LINE_MAX);
+    st = tlspol_ctx_purge(s->ctx, a->domain, &found);
+    if (st != TLSPOL_OK) {
+        msg = tlspol_ctx_errmsg(s->ctx);
+        show(em, sizeof(em), msg, strlen(msg), 400);
+        return admin_error(a, "purge %.200s: %s: %s", shown,
+                           tlspol_strerror(st), em);
+    }
+    snprintf(line, sizeof(line), "%.200s %s", shown,
+             found ? "purged" : "not cached");
+    return admin_reply(a, line);
+}
+
 /* admin_refresh - start a lookup of the domain; the reply comes from
  * admin_on_result, and a's further commands wait until then */
 static int
@@ -1933,14 +1977,9 @@ admin_refresh(struct server *s, struct admin *a, const char *arg,
     const char *msg;
     tlspol_status st;
 
+    if (!domain_arg(a, "refresh", arg, alen))
+        return admin_error(a, "%s", a->domain);
     show(shown, sizeof(shown), arg, alen, ADMIN_LINE_MAX);
-    if (alen == 0 || memchr(arg, ' ', alen) != NULL ||
-        memchr(arg, '\t', alen) != NULL)
-        return admin_error(a, "usage: refresh DOMAIN");
-    if (alen >= sizeof(a->domain))
-        return admin_error(a, "refresh: domain too long");
-    memcpy(a->domain, arg, alen);
-    a->domain[alen] = '\0';
     st = tlspol_resolve(s->ctx, a->domain, admin_on_result, a, &a->q);
     if (st == TLSPOL_OK)
         return 0;
@@ -1958,7 +1997,8 @@ static const char admin_help[] =
     "  refresh DOMAIN  look DOMAIN up now; replies "
     "\"DOMAIN VERDICT reply\"\n"
     "  reload          reread --config, as SIGHUP does\n"
-    "  purge DOMAIN    not supported by this version\n"
+    "  purge DOMAIN    forget DOMAIN's cached result and policy; replies\n"
+    "                  \"DOMAIN purged\" or \"DOMAIN not cached\"\n"
     "  help            this text\n";
 
 /* is_cmd - whether the command word line[0..clen) is word (any case) */
@@ -2005,7 +2045,7 @@ admin_command(struct server *s, struct admin *a, const char *line,
     } else if (is_cmd(line, clen, "refresh")) {
         rc = admin_refresh(s, a, arg, alen);
     } else if (is_cmd(line, clen, "purge")) {
-        rc = admin_error(a, "purge is not supported by this version");
+        rc = admin_purge(s, a, arg, alen);
     } else if (!noarg && (is_cmd(line, clen, "help") ||
                           is_cmd(line, clen, "stats") ||
                           is_cmd(line, clen, "dump") ||

@@ -391,6 +391,20 @@ TLSPOL_EXPORT const char *
 tlspol_ctx_export_preload(tlspol_ctx *ctx);
 
 /**
+ * Forget everything cached about one domain: its finished result, its
+ * MTA-STS policy (also in the cache file and the shared store), and its
+ * failure-policy clock.  The next lookup starts afresh.  This is how an
+ * operator drops a commitment the domain has withdrawn (RFC 8461 §3.3
+ * would otherwise keep an enforce policy until max_age); it is logged.
+ * Lookups in flight are not affected.
+ * @param found Set to 1 if anything was cached, 0 if not (may be NULL).
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL for an invalid domain name.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_purge(tlspol_ctx *ctx, const char *domain, int *found);
+
+/**
  * Refresh cached MTA-STS policies before they expire (RFC 8461 §3.3,
  * §10.2) and drop those nobody asked for.  Every period_ms (plus up to a
  * quarter more, random) the cache is scanned: a policy that expires

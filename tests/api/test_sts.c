@@ -498,6 +498,19 @@ cache_ctx(const char *path)
     return ctx;
 }
 
+/* unlink_cache - remove a cache file and SQLite's companions */
+static void
+unlink_cache(const char *path)
+{
+    char aux[64];
+
+    unlink(path);
+    snprintf(aux, sizeof(aux), "%s-wal", path);
+    unlink(aux);
+    snprintf(aux, sizeof(aux), "%s-shm", path);
+    unlink(aux);
+}
+
 Test(cache, policies_survive_a_restart_in_the_cache_file)
 {
     char path[] = "/tmp/tlspol-cache-XXXXXX";
@@ -522,15 +535,44 @@ Test(cache, policies_survive_a_restart_in_the_cache_file)
     cr_assert_str_eq(tlspol_result_mx_pattern(r, 0), "mx1.enforce.test");
     tlspol_result_free(r);
     tlspol_ctx_free(ctx);
-    unlink(path);
-    {
-        char aux[64];
+    unlink_cache(path);
+    ASSERT_NO_LEAKS();
+}
 
-        snprintf(aux, sizeof(aux), "%s-wal", path);
-        unlink(aux);
-        snprintf(aux, sizeof(aux), "%s-shm", path);
-        unlink(aux);
-    }
+Test(cache, purge_forgets_a_domain_in_memory_and_in_the_file)
+{
+    char path[] = "/tmp/tlspol-cache-XXXXXX";
+    int fd = mkstemp(path), found = -1;
+    tlspol_ctx *ctx;
+    tlspol_result *r;
+
+    cr_assert_geq(fd, 0);
+    close(fd);
+    unlink(path);
+    ctx = cache_ctx(path);
+    tlspol_result_free(resolve1(ctx, "enforce.test"));
+    tlspol_result_free(resolve1(ctx, "testing.test"));
+    cr_assert_eq(tlspol_ctx_purge(ctx, "Enforce.Test.", &found), TLSPOL_OK);
+    cr_assert_eq(found, 1);
+    cr_assert_eq(tlspol_ctx_purge(ctx, "enforce.test", &found), TLSPOL_OK);
+    cr_assert_eq(found, 0, "nothing left to purge");
+    cr_assert_eq(tlspol_ctx_purge(ctx, "a..test", &found), TLSPOL_ERR_INVAL);
+    cr_assert(strstr(tlspol_ctx_errmsg(ctx), "empty label") != NULL, "%s",
+              tlspol_ctx_errmsg(ctx));
+    cr_assert_eq(tlspol_ctx_purge(ctx, NULL, NULL), TLSPOL_ERR_INVAL);
+    r = resolve1(ctx, "enforce.test");
+    cr_assert_eq(tlspol_result_source(r), TLSPOL_SOURCE_STS,
+                 "looked up afresh, not from a cache");
+    cr_assert(has_trace(r, "HTTPS GET"));
+    tlspol_result_free(r);
+    cr_assert_eq(tlspol_ctx_purge(ctx, "enforce.test", NULL), TLSPOL_OK);
+    tlspol_ctx_free(ctx);
+
+    ctx = cache_ctx(path); /* the file lost enforce.test, kept the other */
+    cr_assert(strstr(tlspol_ctx_export_preload(ctx), "enforce.test") == NULL);
+    cr_assert(strstr(tlspol_ctx_export_preload(ctx), "testing.test") != NULL);
+    tlspol_ctx_free(ctx);
+    unlink_cache(path);
     ASSERT_NO_LEAKS();
 }
 

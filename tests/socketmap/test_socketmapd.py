@@ -803,7 +803,7 @@ def admin_checks():
     dt = time.time() - t1
     check(f"refresh in flight: query and admin answered in "
           f"{dt * 1000:.0f} ms", r1 == "OK dane-only" and dt < 1.0
-          and r2 == ["error: purge is not supported by this version"],
+          and r2 == ["x.test not cached"],
           (r1, r2, dt))
     r = admin_replies(a, 2, 15)
     dt = time.time() - t0
@@ -830,6 +830,21 @@ def admin_checks():
           dump is not None and dump.get("version") == "0.1"
           and dump["policies"].get("enforce.test", {}).get("mode")
           == "enforce", r)
+    r = [admin(apath, c) for c in ("purge Enforce.Test.", "dump",
+                                    "purge enforce.test", "purge",
+                                    "purge a..test", "purge a b")]
+    dump = json.loads("\n".join(r[1])) if r[1] else {}
+    check("admin purge: drops the cached policy once, then 'not cached'",
+          r[0] == ["Enforce.Test. purged"]
+          and "enforce.test" not in dump.get("policies", {"enforce.test": 1})
+          and r[2] == ["enforce.test not cached"], r[:3])
+    check("admin purge: usage and invalid-name errors",
+          r[3] == ["error: usage: purge DOMAIN"] and r[4] is not None
+          and len(r[4]) == 1 and r[4][0].startswith("error: purge a..test: ")
+          and r[5] == ["error: usage: purge DOMAIN"], r[3:])
+    r = admin(apath, "refresh enforce.test")
+    check("admin refresh after purge: looked up afresh",
+          r is not None and r[0].startswith("enforce.test STS_ENFORCE"), r)
     r = admin(apath, "frob now")
     check("admin unknown command: error naming it",
           r == ["error: unknown command 'frob' (try help)"], r)
@@ -865,12 +880,12 @@ def admin_checks():
     # followed by end of input: all answered in order, then closed
     a = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     a.connect(apath)
-    a.sendall(b"help\r\n\nPURGE x\nnope")
+    a.sendall(b"help\r\n\nPURGE x.test\nnope")
     a.shutdown(socket.SHUT_WR)
     r = admin_replies(a, 3)
     check("admin: pipelined commands answered in order, then closed",
           r is not None and any("refresh DOMAIN" in x for x in r[0])
-          and r[1] == ["error: purge is not supported by this version"]
+          and r[1] == ["x.test not cached"]
           and r[2] == ["error: unknown command 'nope' (try help)"]
           and closed_by_server(a), r)
     a.close()
