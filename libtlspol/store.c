@@ -84,43 +84,58 @@ split_mx(const char *text, struct tp_sts_policy *pol)
     return 0;
 }
 
-/* load_row - one row into an entry; 0 ok, -1 invalid */
-static int
-load_row(sqlite3_stmt *st, struct tp_sts_entry *e, int64_t now)
+int
+tp_sts_entry_check(struct tp_sts_entry *e, const struct tp_sts_fields *f,
+                   int64_t now)
 {
-    const char *dom = (const char *)sqlite3_column_text(st, 0);
-    const char *id = (const char *)sqlite3_column_text(st, 1);
-    const char *mx = (const char *)sqlite3_column_text(st, 4);
-    const char *fid = (const char *)sqlite3_column_text(st, 7);
-    sqlite3_int64 mode = sqlite3_column_int64(st, 2);
-    sqlite3_int64 max_age = sqlite3_column_int64(st, 3);
-    const void *hash = sqlite3_column_blob(st, 8);
     char norm[TP_DOMAIN_MAX + 1];
 
     memset(e, 0, sizeof(*e));
-    if (dom == NULL || id == NULL || mx == NULL || fid == NULL ||
-        tp_domain_normalize(dom, strlen(dom), norm, NULL) != TP_OK ||
-        strcmp(norm, dom) != 0 || !valid_id(id, 0) || !valid_id(fid, 1) ||
-        mode < TP_STS_MODE_NONE || mode > TP_STS_MODE_ENFORCE ||
-        max_age < 0 || max_age > TP_STS_MAXAGE_MAX ||
-        sqlite3_column_bytes(st, 8) != 32 || hash == NULL)
+    if (f->domain == NULL || f->id == NULL || f->mx == NULL ||
+        f->failed_id == NULL || f->hash == NULL ||
+        tp_domain_normalize(f->domain, strlen(f->domain), norm, NULL) !=
+            TP_OK ||
+        strcmp(norm, f->domain) != 0 || !valid_id(f->id, 0) ||
+        !valid_id(f->failed_id, 1) || f->mode < TP_STS_MODE_NONE ||
+        f->mode > TP_STS_MODE_ENFORCE || f->max_age < 0 ||
+        f->max_age > TP_STS_MAXAGE_MAX || f->fetched_at <= 0 ||
+        f->fetched_at > now + 300)
         return -1;
     memcpy(e->domain, norm, strlen(norm) + 1);
-    memcpy(e->id, id, strlen(id) + 1);
-    memcpy(e->failed_id, fid, strlen(fid) + 1);
-    memcpy(e->hash, hash, 32);
-    e->pol.mode = (enum tp_sts_mode)mode;
-    e->pol.max_age = (uint32_t)max_age;
-    e->pol.max_age_raw = (uint64_t)max_age;
-    e->fetched_at = sqlite3_column_int64(st, 5);
-    e->failed_at = sqlite3_column_int64(st, 6);
-    if (e->fetched_at <= 0 || e->fetched_at > now + 300 ||
-        split_mx(mx, &e->pol) != 0 ||
+    memcpy(e->id, f->id, strlen(f->id) + 1);
+    memcpy(e->failed_id, f->failed_id, strlen(f->failed_id) + 1);
+    memcpy(e->hash, f->hash, sizeof(e->hash));
+    e->pol.mode = (enum tp_sts_mode)f->mode;
+    e->pol.max_age = (uint32_t)f->max_age;
+    e->pol.max_age_raw = (uint64_t)f->max_age;
+    e->fetched_at = f->fetched_at;
+    e->failed_at = f->failed_at;
+    if (split_mx(f->mx, &e->pol) != 0 ||
         (e->pol.n_mx == 0 && e->pol.mode != TP_STS_MODE_NONE)) {
         tp_sts_policy_free(&e->pol);
         return -1;
     }
     return 0;
+}
+
+/* load_row - one row into an entry; 0 ok, -1 invalid */
+static int
+load_row(sqlite3_stmt *st, struct tp_sts_entry *e, int64_t now)
+{
+    struct tp_sts_fields f = {
+        .domain = (const char *)sqlite3_column_text(st, 0),
+        .id = (const char *)sqlite3_column_text(st, 1),
+        .mode = sqlite3_column_int64(st, 2),
+        .max_age = sqlite3_column_int64(st, 3),
+        .mx = (const char *)sqlite3_column_text(st, 4),
+        .fetched_at = sqlite3_column_int64(st, 5),
+        .failed_at = sqlite3_column_int64(st, 6),
+        .failed_id = (const char *)sqlite3_column_text(st, 7),
+        .hash = sqlite3_column_bytes(st, 8) == 32
+                    ? sqlite3_column_blob(st, 8) : NULL,
+    };
+
+    return tp_sts_entry_check(e, &f, now);
 }
 
 /* load - every valid unexpired row into the memory cache */
@@ -143,23 +158,16 @@ load(struct tlspol_ctx *ctx)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW &&
            loaded < TP_STS_CACHE_MAX) {
         struct tp_sts_entry e;
-        struct tp_sts_entry *in;
 
         if (load_row(st, &e, now) != 0) {
             bad++;
             continue;
         }
-        if (tp_sts_cache_put(&ctx->sts_cache, e.domain, e.id, &e.pol,
-                             (const uint8_t *)"", 0, e.fetched_at) < 0) {
+        if (tp_sts_cache_adopt(&ctx->sts_cache, &e) == NULL) {
             tp_sts_policy_free(&e.pol);
             sqlite3_finalize(st);
             return -1;
         }
-        in = tp_sts_cache_get(&ctx->sts_cache, e.domain);
-        memcpy(in->hash, e.hash, sizeof(in->hash));
-        in->failed_at = e.failed_at;
-        memcpy(in->failed_id, e.failed_id, sizeof(in->failed_id));
-        tp_sts_policy_free(&e.pol);
         loaded++;
     }
     sqlite3_finalize(st);

@@ -213,6 +213,35 @@ tp_sts_cache_put(struct tp_sts_cache *c, const char *domain, const char *id,
     return changed;
 }
 
+struct tp_sts_entry *
+tp_sts_cache_adopt(struct tp_sts_cache *c, struct tp_sts_entry *src)
+{
+    struct tp_sts_entry *e = tp_sts_cache_get(c, src->domain), *next;
+    int64_t used;
+    size_t b = hash_of(src->domain);
+
+    if (c->bucket == NULL)
+        return NULL;
+    if (e == NULL) {
+        if (c->n >= TP_STS_CACHE_MAX)
+            evict_one(c, b);
+        if ((e = tp_calloc(1, sizeof(*e))) == NULL)
+            return NULL;
+        e->next = c->bucket[b];
+        c->bucket[b] = e;
+        c->n++;
+    } else {
+        tp_sts_policy_free(&e->pol);
+    }
+    next = e->next;
+    used = e->used_at > src->fetched_at ? e->used_at : src->fetched_at;
+    *e = *src;
+    e->next = next;
+    e->used_at = used;
+    memset(&src->pol, 0, sizeof(src->pol));
+    return e;
+}
+
 /* export_entry - one "domain": {"mode": ..., "mxs": [...]} member */
 static int
 export_entry(const struct tp_sts_entry *e, int first, struct tp_buf *out)

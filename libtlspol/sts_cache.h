@@ -86,6 +86,13 @@ struct tp_sts_entry *tp_sts_cache_get(struct tp_sts_cache *c,
 int tp_sts_cache_put(struct tp_sts_cache *c, const char *domain,
                      const char *id, const struct tp_sts_policy *pol,
                      const uint8_t *body, size_t len, int64_t now);
+/*
+ * tp_sts_cache_adopt - install e (checked, from a store) in place of any
+ * entry of its domain, taking its policy (e->pol is emptied): the cached
+ * entry, or NULL on allocation failure (e is then unchanged).
+ */
+struct tp_sts_entry *tp_sts_cache_adopt(struct tp_sts_cache *c,
+                                        struct tp_sts_entry *e);
 struct tp_buf;
 /*
  * tp_sts_cache_export - the valid enforce/testing entries as a
