@@ -18,6 +18,7 @@
 #include "buf.h"
 #include "internal.h"
 #include "preload.h"
+#include "shared.h"
 #include "store.h"
 #include "msgid.h"
 #include "tlspol-version.h"
@@ -198,6 +199,7 @@ tlspol_ctx_free(tlspol_ctx *ctx)
         return;
     tp_timer_stop(&ctx->loop, &ctx->refresh_timer);
     tp_lookup_cancel_all(ctx);
+    tp_shared_close(ctx);
     tp_fetch_teardown(ctx);
     tp_dns_teardown(ctx);
     tp_loop_fini(&ctx->loop);
@@ -207,6 +209,7 @@ tlspol_ctx_free(tlspol_ctx *ctx)
     tp_free(ctx->ca_path);
     tp_store_close(ctx);
     tp_free(ctx->cache_file);
+    tp_free(ctx->shared_url);
     tp_free(ctx->check_report);
     tp_free(ctx->export_json);
     free_policy(ctx->conf, ctx->preload, ctx->preload_files,
@@ -273,6 +276,20 @@ tlspol_ctx_set_cache_file(tlspol_ctx *ctx, const char *path)
     if (ctx == NULL)
         return TLSPOL_ERR_INVAL;
     return set_string(ctx, &ctx->cache_file, path, "cache file");
+}
+
+TP_EXPORT tlspol_status
+tlspol_ctx_set_shared_store(tlspol_ctx *ctx, const char *url)
+{
+    char why[128];
+
+    if (ctx == NULL)
+        return TLSPOL_ERR_INVAL;
+    if (url != NULL && tp_shared_parse_url(url, why, sizeof(why)) != 0) {
+        tp_ctx_seterr(ctx, "shared store: %s", why);
+        return TLSPOL_ERR_INVAL;
+    }
+    return set_string(ctx, &ctx->shared_url, url, "shared store");
 }
 
 TP_EXPORT tlspol_status
@@ -415,6 +432,12 @@ tp_ctx_start(struct tlspol_ctx *ctx)
         tp_fetch_teardown(ctx);
         tp_dns_teardown(ctx);
         return TLSPOL_ERR_IO;
+    }
+    if (tp_shared_open(ctx) != 0) {
+        tp_store_close(ctx);
+        tp_fetch_teardown(ctx);
+        tp_dns_teardown(ctx);
+        return TLSPOL_ERR_NOMEM;
     }
     ctx->started = true;
     return TLSPOL_OK;
@@ -744,7 +767,9 @@ tlspol_ctx_set_refresh(tlspol_ctx *ctx, unsigned int ahead_s,
 TP_EXPORT uint64_t
 tlspol_ctx_stat(const tlspol_ctx *ctx, tlspol_stat which)
 {
-    if (ctx == NULL || (unsigned)which >= 7)
+    if (ctx == NULL || (unsigned)which >= TP_STATS_N)
         return 0;
+    if (which == TLSPOL_STAT_SHARED_UP)
+        return tp_shared_up(ctx) == 1;
     return ctx->stats[which];
 }

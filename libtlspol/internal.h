@@ -24,6 +24,8 @@
 #include "verdict.h"
 
 #define TP_EXPORT TLSPOL_EXPORT
+/* Entries of tlspol_ctx_stat (tlspol_stat). */
+#define TP_STATS_N 10
 
 struct tp_lookup;
 
@@ -36,6 +38,8 @@ struct tlspol_ctx {
     char *ca_path;
     char *cache_file;              /* persistent store, or NULL */
     struct sqlite3 *db;            /* open store, or NULL */
+    char *shared_url;              /* shared store (Redis), or NULL */
+    struct tp_shared *shared;      /* its connection (shared.c), or NULL */
     unsigned int timeout_ms;
     enum tp_dnssec_mode dnssec_mode;   /* in force (OFF after a failed
                                           self-test) */
@@ -66,7 +70,7 @@ struct tlspol_ctx {
     /* when each failing domain's security lookups started failing */
     struct tp_failstate *fails;    /* owned array */
     size_t n_fails;
-    uint64_t stats[7];             /* tlspol_stat counters */
+    uint64_t stats[TP_STATS_N];    /* tlspol_stat counters */
     /* proactive refresh (tlspol_ctx_set_refresh) */
     struct tp_timer refresh_timer;
     unsigned int refresh_ahead, refresh_parallel, refresh_period_ms;
@@ -161,6 +165,9 @@ struct tp_lookup {
     bool from_cache;               /* pol is the cached policy */
     bool refresh;                  /* started by the refresh timer:
                                       fetch even if the id is unchanged */
+    bool shared_asked;             /* the shared store was asked */
+    bool shared_busy;              /* ... and has not answered yet */
+    bool shared_newer;             /* its entry replaced the local one */
     struct tp_err pol_err;
     struct tp_sts_policy pol;
     /* decision */

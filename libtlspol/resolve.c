@@ -16,6 +16,7 @@
 #include "domain.h"
 #include "internal.h"
 #include "msgid.h"
+#include "shared.h"
 #include "store.h"
 #include "sts_cache.h"
 
@@ -392,9 +393,13 @@ on_fetch(struct tp_fetch *f)
                                        lk->sts_txt.id, &lk->pol, f->body,
                                        f->len, lk->fetched_at);
 
-            if (put >= 0)
-                tp_store_put(lk->ctx, tp_sts_cache_get(&lk->ctx->sts_cache,
-                                                       lk->domain));
+            if (put >= 0) {
+                const struct tp_sts_entry *ce =
+                    tp_sts_cache_get(&lk->ctx->sts_cache, lk->domain);
+
+                tp_store_put(lk->ctx, ce);
+                tp_shared_put(lk->ctx, ce);
+            }
             if (put == 1)
                 tp_log(lk->ctx, TLSPOL_LOG_WARN, TP_MSG_STS_CHANGED,
                        "%s: policy content changed without a new id %s "
@@ -486,6 +491,112 @@ on_addr(void *arg)
     step_done(lk);
 }
 
+static void sts_next(struct tp_lookup *lk);
+
+/* on_shared - the shared store answered (e: a checked entry, or NULL):
+ * a newer policy than ours replaces the local one, then discovery goes
+ * on as if it had been cached here */
+static void
+on_shared(struct tp_lookup *lk, struct tp_sts_entry *e)
+{
+    struct tlspol_ctx *ctx = lk->ctx;
+    struct tp_sts_entry *ce = tp_sts_cache_get(&ctx->sts_cache, lk->domain);
+    int64_t now = (int64_t)time(NULL);
+
+    lk->shared_busy = false;
+    if (e == NULL) {
+        trace(lk, "shared store: no entry for %s", lk->domain);
+    } else if (!tp_sts_entry_valid(e, now) ||
+               (ce != NULL && ce->fetched_at >= e->fetched_at)) {
+        trace(lk, "shared store: policy id %s, fetched %lld s ago: not "
+              "newer than the local one, or expired", e->id,
+              (long long)(now - e->fetched_at));
+    } else if ((ce = tp_sts_cache_adopt(&ctx->sts_cache, e)) == NULL) {
+        lk->nomem = true;
+    } else {
+        trace(lk, "shared store: policy id %s (mode %s), fetched %lld s "
+              "ago by another node", ce->id, tp_sts_mode_name(ce->pol.mode),
+              (long long)(now - ce->fetched_at));
+        tp_store_put(ctx, ce);
+        ctx->stats[TLSPOL_STAT_SHARED_HITS]++;
+        lk->shared_newer = true;
+    }
+    sts_next(lk);
+    step_done(lk);
+}
+
+/* ask_shared - whether to ask the shared store before going on: once,
+ * and only when its answer could change what happens (a fetch is due, or
+ * discovery failed with no valid policy here) */
+static bool
+ask_shared(struct tp_lookup *lk, enum tp_sts_step step,
+           const struct tp_sts_entry *ce, int64_t now)
+{
+    if (lk->shared_asked || lk->ctx->shared == NULL)
+        return false;
+    if (lk->txt_rc == TP_OK ? step == TP_CACHE_USE && !lk->refresh
+                            : tp_sts_entry_valid(ce, now))
+        return false;
+    lk->shared_asked = true;
+    if (tp_shared_get(lk->ctx, lk, lk->domain, on_shared) != 0)
+        return false;
+    lk->shared_busy = true;
+    lk->pending++;
+    return true;
+}
+
+/* sts_next - after TXT discovery: use the cached policy, or look up the
+ * policy host to fetch it; the shared store may be asked first */
+static void
+sts_next(struct tp_lookup *lk)
+{
+    struct tp_sts_entry *ce = tp_sts_cache_get(&lk->ctx->sts_cache,
+                                               lk->domain);
+    int64_t now = (int64_t)time(NULL);
+    enum tp_sts_step step = TP_CACHE_NONE;
+    int rc;
+
+    if (lk->txt_rc == TP_OK) {
+        if (ce != NULL)
+            ce->used_at = now;
+        step = tp_sts_cache_decide(ce, TP_TXT_VALID, lk->sts_txt.id, now);
+    }
+    if (ask_shared(lk, step, ce, now) || lk->txt_rc != TP_OK)
+        return;
+    if ((!lk->refresh || lk->shared_newer) && step == TP_CACHE_USE) {
+        use_cache(lk, ce, lk->shared_newer
+                              ? "from the shared store, not fetched"
+                          : strcmp(ce->id, lk->sts_txt.id) == 0
+                              ? "same id, not fetched again"
+                              : "a fetch for this id failed less than 5 "
+                                "minutes ago (RFC 8461 §3.3)");
+        return;
+    }
+    /* RFC 8461 §3.2: the Policy Host is mta-sts.<domain>, even when the
+     * TXT record was reached through a CNAME (§8.2). */
+    if (strlen(lk->domain) > TP_DOMAIN_MAX - 8) {
+        tp_err_set(&lk->txt_err, "policy host mta-sts.%s would be longer "
+                   "than %d octets", lk->domain, TP_DOMAIN_MAX);
+        snprintf(lk->fetch.err, sizeof(lk->fetch.err), "%s",
+                 lk->txt_err.msg);
+        return;
+    }
+    memcpy(lk->sts_host, "mta-sts.", 8);
+    memcpy(lk->sts_host + 8, lk->domain, strlen(lk->domain) + 1);
+    lk->addr_busy = true;
+    lk->pending++;
+    rc = tp_dns_lookup(lk->ctx, lk->sts_host, 0, &lk->addr, on_addr, lk,
+                       &lk->addr_tid);
+    if (rc != 0) {
+        lk->nomem |= rc == TP_ENOMEM;
+        lk->addr_busy = false;
+        lk->pending--;
+        snprintf(lk->fetch.err, sizeof(lk->fetch.err),
+                 "address lookup of %s could not start: %s", lk->sts_host,
+                 lk->addr.err);
+    }
+}
+
 static void
 on_txt(void *arg)
 {
@@ -493,7 +604,6 @@ on_txt(void *arg)
     struct tp_txt_rr rrs[TP_STS_TXT_RRS_MAX + 1];
     char head[160];
     size_t i;
-    int rc;
 
     lk->txt_busy = false;
     dns_head(&lk->txt, head, sizeof(head));
@@ -513,61 +623,19 @@ on_txt(void *arg)
         else
             tp_err_set(&lk->txt_err, "no TXT record at _mta-sts.%s (%s)",
                        lk->domain, tp_dns_rc_name(lk->txt.rc));
-        step_done(lk);
-        return;
-    }
-    lk->txt_rc = tp_sts_txt_select(rrs, lk->txt.n, &lk->sts_txt,
-                                   &lk->txt_err);
-    if (lk->txt_rc != TP_OK) {
-        trace(lk, "%s", lk->txt_err.msg);
-        if (lk->txt_rc != TP_ENOENT)
-            tp_log(lk->ctx, TLSPOL_LOG_WARN, TP_MSG_STS_TXT_BAD,
-                   "%s: %s", lk->domain, lk->txt_err.msg);
-        step_done(lk);
-        return;
-    }
-    trace(lk, "TXT: valid STSv1 record, id %s", lk->sts_txt.id);
-    {
-        struct tp_sts_entry *ce = tp_sts_cache_get(&lk->ctx->sts_cache,
-                                                   lk->domain);
-
-        if (ce != NULL)
-            ce->used_at = (int64_t)time(NULL);
-        if (!lk->refresh &&
-            tp_sts_cache_decide(ce, TP_TXT_VALID, lk->sts_txt.id,
-                                (int64_t)time(NULL)) == TP_CACHE_USE) {
-            use_cache(lk, ce, strcmp(ce->id, lk->sts_txt.id) == 0
-                                  ? "same id, not fetched again"
-                                  : "a fetch for this id failed less than "
-                                    "5 minutes ago (RFC 8461 §3.3)");
-            step_done(lk);
-            return;
+    } else {
+        lk->txt_rc = tp_sts_txt_select(rrs, lk->txt.n, &lk->sts_txt,
+                                       &lk->txt_err);
+        if (lk->txt_rc != TP_OK) {
+            trace(lk, "%s", lk->txt_err.msg);
+            if (lk->txt_rc != TP_ENOENT)
+                tp_log(lk->ctx, TLSPOL_LOG_WARN, TP_MSG_STS_TXT_BAD,
+                       "%s: %s", lk->domain, lk->txt_err.msg);
+        } else {
+            trace(lk, "TXT: valid STSv1 record, id %s", lk->sts_txt.id);
         }
     }
-    /* RFC 8461 §3.2: the Policy Host is mta-sts.<domain>, even when the
-     * TXT record was reached through a CNAME (§8.2). */
-    if (strlen(lk->domain) > TP_DOMAIN_MAX - 8) {
-        tp_err_set(&lk->txt_err, "policy host mta-sts.%s would be longer "
-                   "than %d octets", lk->domain, TP_DOMAIN_MAX);
-        snprintf(lk->fetch.err, sizeof(lk->fetch.err), "%s",
-                 lk->txt_err.msg);
-        step_done(lk);
-        return;
-    }
-    memcpy(lk->sts_host, "mta-sts.", 8);
-    memcpy(lk->sts_host + 8, lk->domain, strlen(lk->domain) + 1);
-    lk->addr_busy = true;
-    lk->pending++;
-    rc = tp_dns_lookup(lk->ctx, lk->sts_host, 0, &lk->addr, on_addr, lk,
-                       &lk->addr_tid);
-    if (rc != 0) {
-        lk->nomem |= rc == TP_ENOMEM;
-        lk->addr_busy = false;
-        lk->pending--;
-        snprintf(lk->fetch.err, sizeof(lk->fetch.err),
-                 "address lookup of %s could not start: %s", lk->sts_host,
-                 lk->addr.err);
-    }
+    sts_next(lk);
     step_done(lk);
 }
 
@@ -821,6 +889,7 @@ tlspol_ctx_purge(tlspol_ctx *ctx, const char *domain, int *found)
         n++;
     }
     tp_store_delete(ctx, norm);
+    tp_shared_delete(ctx, norm);
     for (i = 0; i < ctx->n_fails; i++)
         if (strcmp(ctx->fails[i].domain, norm) == 0) {
             fail_clear(ctx, norm);
@@ -1039,6 +1108,8 @@ lookup_abort(struct tlspol_ctx *ctx, struct tp_lookup *lk)
             tp_dns_cancel(ctx, lk->hosts[i].tid);
     if (lk->fetch_busy)
         tp_fetch_cancel(ctx, &lk->fetch);
+    if (lk->shared_busy)
+        tp_shared_forget(ctx, lk);
     for (q = lk->waiters; q != NULL; q = next) {
         next = q->next;
         tp_free(q);

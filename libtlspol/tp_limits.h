@@ -12,6 +12,8 @@
 /* RFC 1035 §2.3.4: 253 octets of text form without the trailing dot. */
 #define TP_DOMAIN_MAX 253
 #define TP_LABEL_MAX 63
+/* Longest shared-store URL (tlspol_ctx_set_shared_store). */
+#define TP_SHARED_URL_MAX 512
 /* Longest argument accepted as a domain before normalisation (U-labels). */
 #define TP_DOMAIN_INPUT_MAX 1024
 

@@ -65,8 +65,16 @@ typedef enum tlspol_stat {
     TLSPOL_STAT_REFRESHES = 4,        /**< proactive policy refreshes */
     TLSPOL_STAT_REFRESH_FAILURES = 5, /**< refreshes whose fetch failed
                                            (the cached policy stays) */
-    TLSPOL_STAT_EVICTIONS = 6         /**< cached policies dropped as
+    TLSPOL_STAT_EVICTIONS = 6,        /**< cached policies dropped as
                                            unused */
+    TLSPOL_STAT_SHARED_HITS = 7,      /**< policies taken from the shared
+                                           store instead of a fetch */
+    TLSPOL_STAT_SHARED_ERRORS = 8,    /**< shared-store failures: connects,
+                                           timeouts, error replies, invalid
+                                           entries */
+    TLSPOL_STAT_SHARED_UP = 9         /**< a gauge: 1 while the shared store
+                                           answers, 0 while it does not or
+                                           none is set */
 } tlspol_stat;
 
 /**
@@ -287,6 +295,24 @@ tlspol_ctx_set_ca_file(tlspol_ctx *ctx, const char *path);
  */
 TLSPOL_EXPORT tlspol_status
 tlspol_ctx_set_cache_file(tlspol_ctx *ctx, const char *path);
+
+/**
+ * Share MTA-STS policies with other MTAs through Redis or Valkey: before
+ * fetching a policy (or when discovery fails with nothing cached) the
+ * shared store is asked, and its entry is used when valid and newer
+ * than the local one; every fetched policy is written there.  The store
+ * is advisory: a lookup waits for it at most 500 ms, and while it is
+ * unreachable the local layers answer alone (logged, counted in
+ * TLSPOL_STAT_SHARED_*; reconnects back off from 1 to 30 s).
+ * @param url "redis://[:PASSWORD@]IP[:PORT][/DB]" (an IPv4 or [IPv6]
+ *        literal; the password is visible to other local users in a
+ *        command line, prefer a UNIX socket) or "unix:/PATH[?db=N]".
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL for a malformed URL (the message
+ *         says what); TLSPOL_ERR_BUSY after the first resolve.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_set_shared_store(tlspol_ctx *ctx, const char *url);
 
 /**
  * A directory of hashed CA certificates (c_rehash layout), as

@@ -9,8 +9,11 @@
 #ifndef TEST_NETENV_H
 #define TEST_NETENV_H
 
+#include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <criterion/criterion.h>
 
@@ -50,6 +53,42 @@ resolve1(tlspol_ctx *ctx, const char *domain)
     cr_assert_eq(tlspol_resolve_sync(ctx, domain, &r), TLSPOL_OK, "%s: %s",
                  domain, tlspol_ctx_errmsg(ctx));
     return r;
+}
+
+/* has_trace - does any trace line of r contain s? */
+static inline int
+has_trace(const tlspol_result *r, const char *s)
+{
+    size_t i;
+
+    for (i = 0; i < tlspol_result_trace_count(r); i++)
+        if (strstr(tlspol_result_trace(r, i), s) != NULL)
+            return 1;
+    return 0;
+}
+
+/* now_ms - monotonic milliseconds */
+static inline uint64_t
+now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* spin - dispatch the context for ms milliseconds */
+static inline void
+spin(tlspol_ctx *ctx, int ms)
+{
+    uint64_t t = now_ms() + (uint64_t)ms;
+
+    while (now_ms() < t) {
+        struct pollfd p = { .fd = tlspol_ctx_get_fd(ctx), .events = POLLIN };
+
+        poll(&p, 1, 50);
+        cr_assert_eq(tlspol_ctx_dispatch(ctx), TLSPOL_OK);
+    }
 }
 
 #endif

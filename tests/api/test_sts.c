@@ -401,18 +401,6 @@ Test(setup, options_are_fixed_after_first_resolve)
 
 /* --- the MTA-STS policy cache ---------------------------------------- */
 
-/* has_trace - does any trace line of r contain s? */
-static int
-has_trace(const tlspol_result *r, const char *s)
-{
-    size_t i;
-
-    for (i = 0; i < tlspol_result_trace_count(r); i++)
-        if (strstr(tlspol_result_trace(r, i), s) != NULL)
-            return 1;
-    return 0;
-}
-
 Test(cache, second_lookup_is_answered_from_the_verdict_cache)
 {
     tlspol_ctx *ctx = net_ctx(3000);
@@ -637,27 +625,6 @@ Test(cache, tampered_rows_are_dropped_on_load)
     tlspol_result_free(r);
     tlspol_ctx_free(ctx);
     unlink(path);
-}
-
-/* spin - dispatch the context for ms milliseconds */
-static void
-spin(tlspol_ctx *ctx, int ms)
-{
-    uint64_t t;
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    t = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 +
-        (uint64_t)ms;
-    for (;;) {
-        struct pollfd p = { .fd = tlspol_ctx_get_fd(ctx), .events = POLLIN };
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        if ((uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 >= t)
-            break;
-        poll(&p, 1, 50);
-        cr_assert_eq(tlspol_ctx_dispatch(ctx), TLSPOL_OK);
-    }
 }
 
 Test(refresh, policies_are_fetched_again_before_expiry, .timeout = 60)
