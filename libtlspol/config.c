@@ -50,6 +50,7 @@
 #include "common.h"
 #include "config.h"
 #include "domain.h"
+#include "shared.h"
 #include "tlspol/tlspol.h"
 
 /* Unknown-key warnings kept; the last slot says that more were dropped. */
@@ -915,6 +916,26 @@ read_dnssec(struct pstate *st)
     return TP_OK;
 }
 
+/* read_shared_store - the shared store's URL, checked as the setter
+ * does (tp_shared_parse_url) */
+static int
+read_shared_store(struct pstate *st)
+{
+    struct sval v;
+    char why[128];
+    int rc = read_scalar(st, &v);
+
+    if (rc == TP_OK)
+        rc = check_text(st, &v, TP_SHARED_URL_MAX - 1);
+    if (rc != TP_OK)
+        return rc;
+    if ((st->cfg.shared_store = tp_strndup(v.p, v.len)) == NULL)
+        return nomem(st);
+    if (tp_shared_parse_url(st->cfg.shared_store, why, sizeof(why)) != 0)
+        return fail(st, TP_ESYNTAX, v.line, "%s", why);
+    return TP_OK;
+}
+
 /* log_pair - log: { level: ..., target: ... } */
 static int
 log_pair(struct pstate *st, const char *k, size_t klen, size_t kline,
@@ -1256,6 +1277,8 @@ top_pair(struct pstate *st, const char *k, size_t klen, size_t kline,
         return read_file_name(st, &c->ca_path);
     if (is(k, klen, "timeout"))
         return read_timeout(st);
+    if (is(k, klen, "shared_store"))
+        return read_shared_store(st);
     if (is(k, klen, "preload"))
         return read_list(st, add_preload, NULL);
     if (is(k, klen, "postfix_compat"))
@@ -1395,6 +1418,7 @@ tp_config_free(struct tp_config *c)
     tp_free(c->resolvers);
     tp_free(c->trust_anchor);
     tp_free(c->ca_file);
+    tp_free(c->shared_store);
     tp_free(c->ca_path);
     for (i = 0; i < c->n_preload && c->preload != NULL; i++)
         tp_free(c->preload[i]);

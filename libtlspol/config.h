@@ -46,6 +46,7 @@ struct tp_config {
     char *trust_anchor;         /* owned, or NULL */
     int dnssec_trust_ad;        /* -1 unset, 0 validate, 1 trust-ad */
     char *ca_file, *ca_path;    /* owned, or NULL */
+    char *shared_store;         /* owned URL (Redis), or NULL */
     uint32_t timeout_ms;        /* 0: unset */
     size_t n_preload;
     char **preload;             /* owned file names, in order */

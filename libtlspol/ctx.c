@@ -604,12 +604,13 @@ static void
 apply_startup(struct tlspol_ctx *ctx, const struct tp_config *c)
 {
     int any = c->resolvers || c->trust_anchor || c->ca_file || c->ca_path ||
-              c->timeout_ms || c->dnssec_trust_ad >= 0;
+              c->shared_store || c->timeout_ms || c->dnssec_trust_ad >= 0;
 
     if (ctx->started) {
         if (any)
             tp_log(ctx, TLSPOL_LOG_WARN, TP_MSG_CONFIG, "resolver, trust "
-                   "anchor, CA, timeout and dnssec settings take effect at "
+                   "anchor, CA, shared store, timeout and dnssec settings "
+                   "take effect at "
                    "the next start, not on reload");
         return;
     }
@@ -621,6 +622,8 @@ apply_startup(struct tlspol_ctx *ctx, const struct tp_config *c)
         tlspol_ctx_set_ca_file(ctx, c->ca_file);
     if (c->ca_path)
         tlspol_ctx_set_ca_path(ctx, c->ca_path);
+    if (c->shared_store)
+        tlspol_ctx_set_shared_store(ctx, c->shared_store);
     if (c->timeout_ms)
         tlspol_ctx_set_timeout(ctx, c->timeout_ms);
     if (c->dnssec_trust_ad >= 0)

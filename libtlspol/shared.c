@@ -27,6 +27,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -46,6 +47,11 @@
 #define SHARED_FIELDS_MAX 16                        /* pairs in a reply */
 #define SHARED_FIELD_MAX (TP_STS_MX_MAX * (TP_DOMAIN_MAX + 3))
 #define SHARED_PASS_MAX 128
+/* hiredis 0.14 allocates an array for the element count a reply
+ * announces, before the elements arrive, and buffers a bulk string
+ * until all of it is in: both are bounded here. */
+#define SHARED_ARRAY_MAX (2 * SHARED_FIELDS_MAX)
+#define SHARED_READ_MAX (256 * 1024)
 
 /* KEYS[1] entry; ARGV: schema, id, mode, max_age, mx, fetched, hash,
  * expire-at.  Replaces the entry unless it has a newer schema or a
@@ -240,6 +246,45 @@ tp_shared_parse_url(const char *url, char *why, size_t wlen)
     return url_parse(url, &u, why, wlen);
 }
 
+/* --- bounded replies ---------------------------------------------- */
+
+static redisReplyObjectFunctions bounded_fns;
+static void *(*hiredis_array)(const redisReadTask *, int);
+static pthread_once_t bounded_once = PTHREAD_ONCE_INIT;
+
+/* bounded_array - hiredis's own array constructor, for at most
+ * SHARED_ARRAY_MAX elements; NULL makes the reader fail the reply */
+static void *
+bounded_array(const redisReadTask *task, int elements)
+{
+    return elements > SHARED_ARRAY_MAX ? NULL : hiredis_array(task, elements);
+}
+
+/* bounded_init - hiredis's reply constructors with the array bound; its
+ * default table is the same for every reader */
+static void
+bounded_init(void)
+{
+    redisReader *r = redisReaderCreate();
+
+    if (r == NULL)
+        return;
+    bounded_fns = *r->fn;
+    hiredis_array = bounded_fns.createArray;
+    bounded_fns.createArray = bounded_array;
+    redisReaderFree(r);
+}
+
+int
+tp_shared_reader_bound(struct redisReader *r)
+{
+    if (pthread_once(&bounded_once, bounded_init) != 0 ||
+        hiredis_array == NULL)
+        return -1;
+    r->fn = &bounded_fns;
+    return 0;
+}
+
 /* --- connection ---------------------------------------------------- */
 
 static void connect_now(struct tp_shared *s);
@@ -336,18 +381,6 @@ ev_cleanup(void *p)
     went_down(s, s->why != NULL ? s->why : s->whybuf);
 }
 
-static void
-on_io(struct tp_watch *w, uint32_t rev)
-{
-    struct tp_shared *s = w->arg;
-
-    if (s->ac != NULL && (rev & (EPOLLIN | EPOLLERR | EPOLLHUP)))
-        redisAsyncHandleRead(s->ac);
-    if (s->ac != NULL && (rev & EPOLLOUT))
-        redisAsyncHandleWrite(s->ac);
-    arm(s);
-}
-
 /* fail - give up on the connection (why: static text); hiredis answers
  * every pending request with NULL, then ev_cleanup runs */
 static void
@@ -357,6 +390,26 @@ fail(struct tp_shared *s, const char *why)
         return;
     s->why = why;
     redisAsyncFree(s->ac);
+}
+
+static void
+on_io(struct tp_watch *w, uint32_t rev)
+{
+    struct tp_shared *s = w->arg;
+
+    if (s->ac != NULL && (rev & (EPOLLIN | EPOLLERR | EPOLLHUP))) {
+        redisAsyncHandleRead(s->ac);
+        if (s->ac != NULL && s->ac->c.reader->len - s->ac->c.reader->pos >
+                                 SHARED_READ_MAX) {
+            snprintf(s->whybuf, sizeof(s->whybuf), "a reply over %d bytes",
+                     SHARED_READ_MAX);
+            fail(s, s->whybuf);
+            return;
+        }
+    }
+    if (s->ac != NULL && (rev & EPOLLOUT))
+        redisAsyncHandleWrite(s->ac);
+    arm(s);
 }
 
 static void
@@ -410,17 +463,16 @@ unhex(const redisReply *r, uint8_t out[32])
     return 0;
 }
 
-/* parse_entry - an HGETALL reply into e: 1 entry, 0 none, -1 invalid
- * (why says what) */
-static int
-parse_entry(const redisReply *r, const char *domain, struct tp_sts_entry *e,
-            const char **why)
+int
+tp_shared_parse_entry(const struct redisReply *r, const char *domain,
+                      struct tp_sts_entry *e, const char **why, int64_t now)
 {
     struct tp_sts_fields f = { .domain = domain, .failed_id = "" };
     const char *schema = NULL;
     uint8_t hash[32];
     size_t i;
 
+    memset(e, 0, sizeof(*e));
     *why = "not a list of fields";
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
         return -1;
@@ -434,6 +486,7 @@ parse_entry(const redisReply *r, const char *domain, struct tp_sts_entry *e,
 
         *why = "a field is not a short string";
         if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING ||
+            k->len > 16 || strlen(k->str) != k->len ||
             v->len > SHARED_FIELD_MAX || strlen(v->str) != v->len)
             return -1;
         *why = "a field is malformed";
@@ -458,7 +511,7 @@ parse_entry(const redisReply *r, const char *domain, struct tp_sts_entry *e,
         return 0;
     }
     *why = "a field is missing or out of range";
-    return tp_sts_entry_check(e, &f, (int64_t)time(NULL)) == 0 ? 1 : -1;
+    return tp_sts_entry_check(e, &f, now) == 0 ? 1 : -1;
 }
 
 /* on_reply - hiredis's callback for every command: r is NULL when the
@@ -498,7 +551,9 @@ on_reply(redisAsyncContext *ac, void *reply, void *priv)
     }
     if (rq->kind == REQ_GET && rq->lk != NULL) {
         int rc = r != NULL && r->type != REDIS_REPLY_ERROR
-                     ? parse_entry(r, rq->domain, &e, &why) : 0;
+                     ? tp_shared_parse_entry(r, rq->domain, &e, &why,
+                                             (int64_t)time(NULL))
+                     : 0;
 
         if (rc < 0) {
             s->ctx->stats[TLSPOL_STAT_SHARED_ERRORS]++;
@@ -557,6 +612,12 @@ connect_now(struct tp_shared *s)
             redisAsyncFree(s->ac); /* no hooks yet: no cleanup call */
         s->ac = NULL;
         went_down(s, s->whybuf);
+        return;
+    }
+    if (tp_shared_reader_bound(s->ac->c.reader) != 0) {
+        redisAsyncFree(s->ac);
+        s->ac = NULL;
+        went_down(s, "out of memory");
         return;
     }
     s->ac->data = s;

@@ -30,6 +30,23 @@ struct tp_shared;
  */
 int tp_shared_parse_url(const char *url, char *why, size_t wlen);
 
+struct redisReply;
+struct redisReader;
+/* tp_shared_reader_bound - make r refuse arrays of over 32 elements
+ * (hiredis would allocate what a reply announces): 0, or -1 */
+int tp_shared_reader_bound(struct redisReader *r);
+
+/*
+ * tp_shared_parse_entry - an HGETALL reply (untrusted) for domain into e
+ * (its policy then owned by the caller): 1 entry, 0 none (empty, or
+ * another schema: why says which), -1 invalid (why says what).  At most
+ * 16 fields, each a string without NUL of bounded length; then checked
+ * by tp_sts_entry_check.  Pure.
+ */
+int tp_shared_parse_entry(const struct redisReply *r, const char *domain,
+                          struct tp_sts_entry *e, const char **why,
+                          int64_t now);
+
 /* tp_shared_open - start connecting to ctx->shared_url (at context
  * start): 0, or -1 with ctx->errmsg set (only for a malformed URL or no
  * memory; an unreachable store is not an error) */

@@ -244,18 +244,20 @@ Test(shared, invalid_or_foreign_entries_are_ignored,
     struct logs lg = { .len = 0 };
     tlspol_ctx *ctx;
     tlspol_result *res;
+    const size_t n_bad = sizeof(bad) / sizeof(bad[0]);
+    uint64_t errs;
     size_t i;
 
-    for (i = 0; i < sizeof(bad) / sizeof(bad[0]) + 3; i++) {
+    for (i = 0; i < n_bad + 3; i++) {
         freeReplyObject(cmd(&rd, "DEL tlspol:sts:enforce.test"));
-        if (i < sizeof(bad) / sizeof(bad[0]))
+        if (i < n_bad)
             freeReplyObject(cmd(&rd, bad[i], (long long)time(NULL), zero));
-        else if (i == sizeof(bad) / sizeof(bad[0]))  /* a future fetch */
+        else if (i == n_bad) /* a fetch time in the future */
             freeReplyObject(cmd(&rd, "HSET tlspol:sts:enforce.test v 1 id x "
                                 "mode 3 max_age 600 mx a.test fetched %lld "
                                 "hash %s", (long long)time(NULL) + 3600,
                                 zero));
-        else if (i == sizeof(bad) / sizeof(bad[0]) + 1) /* not a hash */
+        else if (i == n_bad + 1) /* not a hash */
             freeReplyObject(cmd(&rd, "SET tlspol:sts:enforce.test x"));
         else /* a newer schema: not ours to read */
             freeReplyObject(cmd(&rd, "HSET tlspol:sts:enforce.test v 2 id x "
@@ -269,14 +271,40 @@ Test(shared, invalid_or_foreign_entries_are_ignored,
         cr_assert(has_trace(res, "HTTPS GET"), "entry %zu", i);
         tlspol_result_free(res);
         cr_assert_eq(tlspol_ctx_stat(ctx, TLSPOL_STAT_SHARED_HITS), 0);
-        cr_assert_eq(tlspol_ctx_stat(ctx, TLSPOL_STAT_SHARED_ERRORS),
-                     i == sizeof(bad) / sizeof(bad[0]) + 2 ? 0 : 1,
-                     "entry %zu counted as an error", i);
+        /* the string key also fails the write-back (WRONGTYPE), if its
+         * reply is in by now; a newer schema is no error */
+        errs = tlspol_ctx_stat(ctx, TLSPOL_STAT_SHARED_ERRORS);
+        cr_assert(i == n_bad + 2 ? errs == 0
+                  : i == n_bad + 1 ? errs == 1 || errs == 2 : errs == 1,
+                  "entry %zu: %llu errors counted", i,
+                  (unsigned long long)errs);
         tlspol_ctx_free(ctx);
     }
     cr_assert(strstr(lg.text, "entry of enforce.test ignored: a field is "
                      "missing or out of range") != NULL, "%s", lg.text);
     cr_assert(strstr(lg.text, "WRONGTYPE") != NULL, "%s", lg.text);
+}
+
+Test(shared, an_oversized_reply_drops_the_connection_not_the_lookup,
+     .init = redis_setup, .fini = redis_teardown)
+{
+    static char big[300 * 1024];
+    struct logs lg = { .len = 0 };
+    tlspol_ctx *ctx;
+    tlspol_result *res;
+
+    memset(big, 'a', sizeof(big) - 1);
+    freeReplyObject(cmd(&rd, "HSET tlspol:sts:enforce.test v 1 mx %s", big));
+    ctx = node(&rd);
+    tlspol_ctx_set_log_fn(ctx, keep_log, &lg, TLSPOL_LOG_INFO);
+    res = resolve1(ctx, "enforce.test");
+    cr_assert_eq(tlspol_result_verdict(res), TLSPOL_VERDICT_STS_ENFORCE);
+    cr_assert(has_trace(res, "HTTPS GET"));
+    tlspol_result_free(res);
+    cr_assert(strstr(lg.text, "a reply over 262144 bytes") != NULL, "%s",
+              lg.text);
+    cr_assert_eq(tlspol_ctx_stat(ctx, TLSPOL_STAT_SHARED_UP), 0);
+    tlspol_ctx_free(ctx);
 }
 
 Test(shared, a_late_writer_never_puts_an_older_policy_back,

@@ -33,6 +33,7 @@ static const char full[] =
     "ca_file: /etc/tlspol/ca.pem\n"
     "ca_path: /etc/ssl/certs\n"
     "timeout: 2.5\n"
+    "shared_store: \"redis://:pw@127.0.0.1:6380/1\"\n"
     "preload: [/var/lib/tlspol/a.json, /var/lib/tlspol/b.json]\n"
     "postfix_compat: \"3.10\"\n"
     "log: {level: debug, target: stderr}\n"
@@ -166,6 +167,7 @@ Test(config, parses_full_realistic_file)
     cr_assert_str_eq(c.ca_file, "/etc/tlspol/ca.pem");
     cr_assert_str_eq(c.ca_path, "/etc/ssl/certs");
     cr_assert_eq(c.timeout_ms, 2500);
+    cr_assert_str_eq(c.shared_store, "redis://:pw@127.0.0.1:6380/1");
     cr_assert_eq(c.n_preload, 2);
     cr_assert_str_eq(c.preload[0], "/var/lib/tlspol/a.json");
     cr_assert_str_eq(c.preload[1], "/var/lib/tlspol/b.json");
@@ -191,7 +193,7 @@ Test(config, parses_full_realistic_file)
     cr_assert_str_eq(d->match[1], "*.mx.local-secure.test");
     cr_assert_str_eq(d->reason, "partner agreement");
     cr_assert_eq(d->failure.set, 0);
-    cr_assert_eq(d->line, 19);
+    cr_assert_eq(d->line, 20);
 
     d = tp_config_domain(&c, "enforce.test");
     cr_assert_not_null(d);
@@ -199,7 +201,7 @@ Test(config, parses_full_realistic_file)
     cr_assert_eq(d->n_match, 0);
     cr_assert_null(d->match);
     cr_assert_str_eq(d->reason, "weakens on purpose");
-    cr_assert_eq(d->line, 23);
+    cr_assert_eq(d->line, 24);
 
     d = tp_config_domain(&c, "dane-bogus.test");
     cr_assert_not_null(d);
@@ -385,6 +387,12 @@ ParameterizedTestParameters(config, rejects_file_names)
           "offset 1"),
         E("trust_anchor: \"a\\nb\"", "1: trust_anchor: control character "
           "0x0a at offset 1"),
+        E("shared_store: redis://localhost", "1: shared_store: host: not "
+          "an IP address (host names would need a blocking lookup)"),
+        E("shared_store: unix:run/r.sock", "1: shared_store: unix: needs "
+          "an absolute path shorter than 108 bytes"),
+        E("shared_store: [unix:/a]", "1: shared_store: expected a single "
+          "value, found a list"),
         E("preload: []", "1: preload: empty list"),
         E("preload: [a.json, \"\"]", "1: preload: empty value"),
         E("preload: [a.json, ~]", "1: preload: empty list item"),
