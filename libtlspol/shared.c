@@ -27,6 +27,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -678,13 +679,40 @@ tp_shared_open(struct tlspol_ctx *ctx)
     return 0;
 }
 
+/* writes_pending - whether a put or delete awaits its reply */
+static bool
+writes_pending(const struct tp_shared *s)
+{
+    const struct req *rq;
+
+    for (rq = s->head; rq != NULL; rq = rq->next)
+        if (rq->kind == REQ_PUT || rq->kind == REQ_DEL)
+            return true;
+    return false;
+}
+
 void
 tp_shared_close(struct tlspol_ctx *ctx)
 {
     struct tp_shared *s = ctx->shared;
+    uint64_t until = tp_loop_now() + TP_SHARED_TIMEOUT_MS, now;
 
     if (s == NULL)
         return;
+    /* writes still queued (a short-lived process's fetches) get up to
+     * the store timeout to go out and be answered */
+    while (s->ac != NULL && writes_pending(s) &&
+           (now = tp_loop_now()) < until) {
+        struct pollfd p = { .fd = s->ac->c.fd, .events = 0 };
+
+        p.events = (short)((s->events & EPOLLIN ? POLLIN : 0) |
+                           (s->events & EPOLLOUT ? POLLOUT : 0));
+        if (poll(&p, 1, (int)(until - now)) < 0 && errno != EINTR)
+            break;
+        on_io(&s->w, (p.revents & POLLIN ? EPOLLIN : 0) |
+                     (p.revents & POLLOUT ? EPOLLOUT : 0) |
+                     (p.revents & (POLLERR | POLLHUP) ? EPOLLERR : 0));
+    }
     tp_timer_stop(&ctx->loop, &s->timer);
     if (s->ac != NULL) {
         s->ac->ev.cleanup = NULL; /* a close is not an outage */

@@ -66,6 +66,9 @@ usage(FILE *fp)
 "      --ca-path DIR           hashed CA directory, as --ca-file\n"
 "      --cache-file FILE       keep MTA-STS policies in this SQLite file\n"
 "                              (survives restarts; default: memory)\n"
+"      --shared-store URL      share MTA-STS policies with other MTAs in\n"
+"                              Redis: redis://IP[:PORT][/DB] or\n"
+"                              unix:/PATH[?db=N]\n"
 "      --export-preload        after resolving, print the cached MTA-STS\n"
 "                              policies as a preload list (JSON)\n"
 "      --trust-ad              trust the resolver's AD bit instead of\n"
@@ -261,6 +264,7 @@ main(int argc, char **argv)
         { "connect", no_argument, NULL, 'N' },
         { "port", required_argument, NULL, 'O' },
         { "cache-file", required_argument, NULL, 'F' },
+        { "shared-store", required_argument, NULL, 'S' },
         { "export-preload", no_argument, NULL, 'E' },
         { "timeout", required_argument, NULL, 't' },
         { "verbose", no_argument, NULL, 'v' },
@@ -269,7 +273,7 @@ main(int argc, char **argv)
         { NULL, 0, NULL, 0 },
     };
     const char *ta = NULL, *ca = NULL, *capath = NULL, *bogus = NULL;
-    const char *cachefile = NULL;
+    const char *cachefile = NULL, *shared = NULL;
     int trust_ad = 0, check = 0, connect = 0, export = 0;
     const char *config = NULL, *preload[16];
     size_t n_preload = 0;
@@ -297,6 +301,7 @@ main(int argc, char **argv)
         case 'C': capath = optarg; break;
         case 'D': trust_ad = 1; break;
         case 'F': cachefile = optarg; break;
+        case 'S': shared = optarg; break;
         case 'E': export = 1; break;
         case 'K': check = 1; break;
         case 'B': bogus = optarg; break;
@@ -376,6 +381,7 @@ main(int argc, char **argv)
         (ca && (st = tlspol_ctx_set_ca_file(ctx, ca))) ||
         (capath && (st = tlspol_ctx_set_ca_path(ctx, capath))) ||
         (cachefile && (st = tlspol_ctx_set_cache_file(ctx, cachefile))) ||
+        (shared && (st = tlspol_ctx_set_shared_store(ctx, shared))) ||
         (timeout && (st = tlspol_ctx_set_timeout(ctx, timeout))) ||
         (trust_ad && (st = tlspol_ctx_set_dnssec_mode(
                           ctx, TLSPOL_DNSSEC_TRUST_AD)))) {

@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 
 EXE = sys.argv[1]
 DATA = sys.argv[2] if len(sys.argv) > 2 else ""
@@ -91,6 +93,9 @@ def offline_checks():
     rc, _, err = run("-r", "not-an-address", "enforce.test")
     check("bad resolver exits 2 naming it",
           rc == 2 and "not-an-address" in err, err)
+    rc, _, err = run("--shared-store", "redis://localhost", "enforce.test")
+    check("--shared-store with a host name exits 2 saying why",
+          rc == 2 and "shared store: host: not an IP address" in err, err)
 
 
 def net_checks():
@@ -261,12 +266,47 @@ def connect_checks():
               rc == want_rc and all(w in out for w in words), out + err)
 
 
+def shared_store_checks():
+    """Two runs sharing a real redis-server: the second takes the policy
+    the first fetched; with the server gone, lookups still answer."""
+    with tempfile.TemporaryDirectory(prefix="tlspol-cli-redis-") as d:
+        sock = os.path.join(d, "redis.sock")
+        srv = subprocess.Popen(
+            ["redis-server", "--port", "0", "--unixsocket", sock,
+             "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(300):
+                if os.path.exists(sock):
+                    break
+                time.sleep(0.01)
+            args = [*NETARGS, "--shared-store", "unix:" + sock, "--explain",
+                    "enforce.test"]
+            rc1, out1, err1 = run(*args)
+            rc2, out2, err2 = run(*args)
+            check("--shared-store: the first run fetches and shares",
+                  rc1 == 0 and "HTTPS GET" in out1
+                  and "shared store: no entry" in out1, out1 + err1)
+            check("--shared-store: the second run takes the shared policy",
+                  rc2 == 0 and "by another node" in out2
+                  and "HTTPS GET" not in out2, out2 + err2)
+        finally:
+            srv.kill()
+            srv.wait()
+        rc, out, err = run(*NETARGS, "-v", "--shared-store", "unix:" + sock,
+                           "testing.test")
+        check("--shared-store down: answered, and the outage logged",
+              rc == 0 and out.startswith("testing.test STS_TESTING")
+              and "answering from the local cache" in err, out + err)
+
+
 def main():
     offline_checks()
     if NET:
         net_checks()
         dane_checks()
         policy_checks()
+        shared_store_checks()
         if ENV.get("TLSPOL_TEST_SMTP") == "1":
             connect_checks()
         elif ENV.get("TLSPOL_REQUIRE_NET") == "1":
