@@ -178,49 +178,62 @@ struct tp_lookup {
     size_t n_trace;
 };
 
+/*
+ * A result is a small handle on an immutable body: one allocation that
+ * holds every string and array the handle points to.  The verdict cache
+ * keeps a template; each cache hit hands out a new handle on the same
+ * body (a reference, no copy), so a hit costs one small allocation and
+ * a cached domain costs one body.  Handles are independent (each owns its
+ * lazily built texts); bodies are shared across threads read-only.
+ */
+struct tp_result_body;
+
 struct tlspol_result {
     tlspol_verdict verdict;
     tlspol_source source;
     tlspol_sts_mode sts_mode;
-    char domain[TP_DOMAIN_MAX + 1];
-    char reason[TP_REASON_MAX];
-    char sts_id[TP_STS_ID_MAX + 1];
-    bool has_sts_id;
-    uint32_t max_age;
-    int64_t fetched_at, expires;
-    char **mx;                     /* owned: the deciding MX patterns */
-    size_t n_mx;
-    char **sts_mx;                 /* owned: the MTA-STS policy's mx */
-    size_t n_sts_mx;
-    struct tp_result_host *hosts;  /* owned */
-    size_t n_hosts;
     enum tp_dnssec mx_sec;
-    int dane_available;
     tlspol_verdict published;
     enum tp_level local_level;
     int weakens, failopen;
+    int dane_available;
+    uint32_t max_age;
     unsigned int compat;           /* context's Postfix level at creation */
-    char *postfix;                 /* owned, built on request */
-    char **trace;                  /* owned */
+    int64_t fetched_at, expires;
+    const char *domain;
+    const char *reason;
+    const char *sts_id;            /* NULL without an MTA-STS policy */
+    const char *const *mx;         /* the deciding MX patterns */
+    size_t n_mx;
+    const char *const *sts_mx;     /* the MTA-STS policy's mx */
+    size_t n_sts_mx;
+    const struct tp_result_host *hosts;
+    size_t n_hosts;
+    const char *const *trace;
     size_t n_trace;
-    char *json;                    /* owned, built lazily */
+    struct tp_result_body *body;   /* shared: owns all of the above */
+    int64_t hit_age, hit_left;     /* a cache hit: the trace's last line */
+    bool hit;
+    char *note;                    /* owned: that line, built on request */
+    char *postfix;                 /* owned, built on request */
+    char *json;                    /* owned, built on request */
 };
 
 struct tp_result_host {
-    char name[TP_DOMAIN_MAX + 1];
+    const char *name;
     unsigned int pref;
     int sts_match;
     enum tp_host_dane dane;
     enum tp_dnssec addr_sec, tlsa_sec;
-    char tlsa_name[TP_DOMAIN_MAX + 10]; /* "" when no TLSA was queried */
-    char note[160];
-    char **tlsa;                   /* owned: usable records as text */
+    const char *tlsa_name;         /* "" when no TLSA was queried */
+    const char *note;
+    const char *const *tlsa;       /* usable records as text */
     size_t n_tlsa;
-    struct tp_tlsa *recs;          /* owned: usable records, binary */
+    const struct tp_tlsa *recs;    /* usable records, binary */
     size_t n_recs;
-    char tlsa_base[TP_DOMAIN_MAX + 1]; /* TLSA base domain (RFC 7672 §3.2.2
-                                       reference identifier) */
-    char (*addrs)[46];             /* owned: the host's addresses */
+    const char *tlsa_base;         /* TLSA base domain (RFC 7672 §3.2.2
+                                      reference identifier) */
+    const char (*addrs)[46];       /* the host's addresses */
     size_t n_addrs;
 };
 
@@ -248,12 +261,17 @@ void tp_run_done(struct tlspol_ctx *ctx);
 
 /* result.c */
 tlspol_result *tp_result_from_lookup(const struct tp_lookup *lk);
-/* tp_result_clone - deep copy, with note appended to the trace if set */
-tlspol_result *tp_result_clone(const tlspol_result *r, const char *note);
+/* tp_result_seal - prepare a template for sharing (renders its Postfix
+ * reply once); TP_OK or TP_ENOMEM */
+int tp_result_seal(tlspol_result *r);
+/* tp_result_hit - a new handle on r's body for a cache hit that is age
+ * seconds old and valid left more (a trace line says so), or NULL */
+tlspol_result *tp_result_hit(const tlspol_result *r, int64_t age,
+                             int64_t left);
 
 /* A finished result kept until its DNS answers expire (verdict cache). */
 struct tp_vc_entry {
-    char domain[TP_DOMAIN_MAX + 1];
+    const char *domain;            /* the template's */
     tlspol_result *tmpl;           /* owned */
     int64_t stored, expires;       /* wall-clock seconds */
     struct tp_vc_entry *next;

@@ -44,7 +44,7 @@ put_reason(struct tp_buf *out, const char *s)
 
 /* put_match - " match=a:.b" from MX patterns */
 static int
-put_match(struct tp_buf *out, char *const *mx, size_t n)
+put_match(struct tp_buf *out, const char *const *mx, size_t n)
 {
     size_t i;
     int rc = tp_buf_puts(out, " match=");

@@ -813,11 +813,12 @@ vc_put(struct tlspol_ctx *ctx, const char *domain, tlspol_result *tmpl,
         pp = &e->next;
     }
     e = tp_calloc(1, sizeof(*e));
-    if (e == NULL) {
+    if (e == NULL || tp_result_seal(tmpl) != TP_OK) {
+        tp_free(e);
         tlspol_result_free(tmpl);
         return;
     }
-    snprintf(e->domain, sizeof(e->domain), "%s", domain);
+    e->domain = tmpl->domain;
     e->tmpl = tmpl;
     e->stored = now;
     e->expires = now + (int64_t)ttl;
@@ -1320,15 +1321,12 @@ answer_from_cache(struct tlspol_ctx *ctx, const char *domain,
     int64_t now = (int64_t)time(NULL);
     struct tp_vc_entry *e = vc_get(ctx, domain, now);
     struct tp_ready *rd;
-    char note[160];
 
     if (e == NULL)
         return 0;
-    snprintf(note, sizeof(note), "cache: result of a lookup %lld s ago, "
-             "reused for %lld s more (least DNS TTL)",
-             (long long)(now - e->stored), (long long)(e->expires - now));
     rd = tp_calloc(1, sizeof(*rd));
-    if (rd == NULL || (rd->res = tp_result_clone(e->tmpl, note)) == NULL) {
+    if (rd == NULL || (rd->res = tp_result_hit(e->tmpl, now - e->stored,
+                                               e->expires - now)) == NULL) {
         tp_free(rd);
         return 0; /* look it up instead */
     }

@@ -5,6 +5,7 @@
  *
  * Not pure (allocates).  SPDX-License-Identifier: MIT
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -15,125 +16,157 @@
 /* JSON output is bounded: trace and hosts are bounded, so is this. */
 #define JSON_MAX (1024u * 1024u)
 
-/* dup_list - copy n strings into a new owned array */
-static char **
-dup_list(char *const *src, size_t n)
+/* The shared part of results (see internal.h): a header, then the
+ * arrays and strings the handles point to, in one allocation. */
+struct tp_result_body {
+    atomic_uint refs;
+    char *postfix;                 /* owned: the reply at the handle's
+                                      compat, rendered when sealed */
+};
+
+/*
+ * Bodies are laid out by running one fill function twice: first with an
+ * arena that only counts bytes, then into an allocation of that size.
+ * In the counting pass every pointer handed out is NULL.
+ */
+struct arena {
+    char *base;                    /* NULL while counting */
+    size_t used;
+};
+
+/* What take() aligns to: enough for every type a body holds. */
+#define BODY_ALIGN 8
+_Static_assert(_Alignof(struct tp_result_host) <= BODY_ALIGN &&
+               _Alignof(struct tp_tlsa) <= BODY_ALIGN &&
+               _Alignof(char *) <= BODY_ALIGN &&
+               _Alignof(struct tp_result_body) <= BODY_ALIGN,
+               "body members need a larger alignment");
+
+/* take - n bytes aligned for any member type */
+static void *
+take(struct arena *a, size_t n)
 {
-    char **dst;
+    size_t off = (a->used + BODY_ALIGN - 1) & ~(size_t)(BODY_ALIGN - 1);
+
+    a->used = off + n;
+    return a->base != NULL ? a->base + off : NULL;
+}
+
+/* str - a copy of s */
+static const char *
+str(struct arena *a, const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = a->base != NULL ? a->base + a->used : NULL;
+
+    a->used += n;
+    if (p != NULL)
+        memcpy(p, s, n);
+    return p;
+}
+
+/* strs - a copy of n strings and of the array */
+static const char *const *
+strs(struct arena *a, char *const *src, size_t n)
+{
+    const char **dst = n > 0 ? take(a, n * sizeof(*dst)) : NULL;
     size_t i;
 
-    if (n == 0)
-        return NULL;
-    dst = tp_calloc(n, sizeof(*dst));
-    if (dst == NULL)
-        return NULL;
     for (i = 0; i < n; i++) {
-        dst[i] = tp_strndup(src[i], strlen(src[i]));
-        if (dst[i] == NULL) {
-            while (i > 0)
-                tp_free(dst[--i]);
-            tp_free(dst);
-            return NULL;
-        }
+        const char *p = str(a, src[i]);
+
+        if (dst != NULL)
+            dst[i] = p;
     }
     return dst;
 }
 
+/* fill_host - one host's detail, with its usable TLSA records as text */
 static void
-free_list(char **l, size_t n)
+fill_host(struct arena *a, struct tp_result_host *rh,
+          const struct tp_verdict_host *vh, const struct tp_host *h)
 {
-    size_t i;
-
-    if (l == NULL)
-        return;
-    for (i = 0; i < n; i++)
-        tp_free(l[i]);
-    tp_free(l);
-}
-
-/* copy_host - one host's detail, with its usable TLSA records as text */
-static int
-copy_host(struct tp_result_host *rh, const struct tp_verdict_host *vh,
-          const struct tp_host *h)
-{
+    const char **text;
+    struct tp_tlsa *recs;
     size_t j, k = 0;
 
-    snprintf(rh->name, sizeof(rh->name), "%s", vh->name);
+    memset(rh, 0, sizeof(*rh));
+    rh->name = str(a, vh->name);
     rh->pref = vh->pref;
     rh->sts_match = vh->sts_match;
     rh->dane = vh->dane;
+    rh->tlsa_name = rh->note = rh->tlsa_base = "";
     if (h == NULL)
-        return 0;
+        return;
     rh->addr_sec = h->addr.sec;
     rh->tlsa_sec = h->tlsa.sec;
-    if (h->tlsa.rc != TP_DNS_PENDING)
-        snprintf(rh->tlsa_name, sizeof(rh->tlsa_name), "_25._tcp.%s",
-                 h->base);
-    snprintf(rh->note, sizeof(rh->note), "%s", h->note);
-    snprintf(rh->tlsa_base, sizeof(rh->tlsa_base), "%s", h->base);
+    if (h->tlsa.rc != TP_DNS_PENDING) {
+        char name[TP_DOMAIN_MAX + 10];
+
+        snprintf(name, sizeof(name), "_25._tcp.%s", h->base);
+        rh->tlsa_name = str(a, name);
+    }
+    rh->note = str(a, h->note);
+    rh->tlsa_base = str(a, h->base);
     if (h->addr.rc == TP_DNS_OK && h->addr.n > 0) {
-        rh->addrs = tp_calloc(h->addr.n, sizeof(*rh->addrs));
-        if (rh->addrs == NULL)
-            return -1;
-        memcpy(rh->addrs, h->addr.addr, h->addr.n * sizeof(*rh->addrs));
+        char (*addrs)[46] = take(a, h->addr.n * sizeof(*addrs));
+
+        if (addrs != NULL)
+            memcpy(addrs, h->addr.addr, h->addr.n * sizeof(*addrs));
+        rh->addrs = (const char (*)[46])addrs;
         rh->n_addrs = h->addr.n;
     }
     if (h->n_usable == 0)
-        return 0;
-    rh->tlsa = tp_calloc(h->n_usable, sizeof(*rh->tlsa));
-    rh->recs = tp_calloc(h->n_usable, sizeof(*rh->recs));
-    if (rh->tlsa == NULL || rh->recs == NULL)
-        return -1;
+        return;
+    text = take(a, h->n_usable * sizeof(*text));
+    recs = take(a, h->n_usable * sizeof(*recs));
     for (j = 0; j < h->n_recs && k < h->n_usable; j++) {
         char txt[176]; /* long Full(0) data is elided in the middle */
+        const char *t;
+        uint8_t *data;
 
         if (h->why[j] != TP_TLSA_OK)
             continue;
         tp_tlsa_format(&h->recs[j], txt, sizeof(txt));
-        rh->tlsa[k] = tp_strndup(txt, strlen(txt));
-        if (rh->tlsa[k] == NULL)
-            return -1;
-        rh->n_tlsa = ++k;
-        rh->recs[rh->n_recs] = h->recs[j];
-        rh->recs[rh->n_recs].data = tp_malloc(h->recs[j].len ? h->recs[j].len
-                                                             : 1);
-        if (rh->recs[rh->n_recs].data == NULL)
-            return -1;
-        memcpy(rh->recs[rh->n_recs].data, h->recs[j].data, h->recs[j].len);
-        rh->n_recs++;
+        t = str(a, txt);
+        data = take(a, h->recs[j].len);
+        if (text != NULL) {
+            text[k] = t;
+            recs[k] = h->recs[j];
+            recs[k].data = data;
+            memcpy(data, h->recs[j].data, h->recs[j].len);
+        }
+        k++;
     }
-    return 0;
+    rh->tlsa = text;
+    rh->n_tlsa = rh->n_recs = k;
+    rh->recs = recs;
 }
 
-tlspol_result *
-tp_result_from_lookup(const struct tp_lookup *lk)
+/* fill - the result of a finished lookup into r, its body from a */
+static void
+fill(struct arena *a, struct tlspol_result *r, const struct tp_lookup *lk)
 {
     const struct tp_verdict_out *v = &lk->vout;
-    struct tlspol_result *r = tp_calloc(1, sizeof(*r));
+    struct tp_result_host *hosts, scratch;
     size_t i;
 
-    if (r == NULL)
-        return NULL;
+    memset(r, 0, sizeof(*r));
     r->verdict = v->verdict;
     r->source = v->source;
     r->sts_mode = v->mode;
-    snprintf(r->domain, sizeof(r->domain), "%s", lk->domain);
-    snprintf(r->reason, sizeof(r->reason), "%s", v->reason);
+    r->domain = str(a, lk->domain);
+    r->reason = str(a, v->reason);
     if (v->mode != TLSPOL_STS_MODE_ABSENT) {
-        snprintf(r->sts_id, sizeof(r->sts_id), "%s", lk->sts_txt.id);
-        r->has_sts_id = true;
+        r->sts_id = str(a, lk->sts_txt.id);
         r->max_age = lk->pol.max_age;
         r->fetched_at = lk->fetched_at;
         r->expires = lk->fetched_at + (int64_t)lk->pol.max_age;
+        r->sts_mx = strs(a, lk->pol.mx, lk->pol.n_mx);
         r->n_sts_mx = lk->pol.n_mx;
-        r->sts_mx = dup_list(lk->pol.mx, lk->pol.n_mx);
-        if (r->n_sts_mx > 0 && r->sts_mx == NULL)
-            goto fail;
     }
+    r->mx = strs(a, lk->decide_mx, lk->n_decide_mx);
     r->n_mx = lk->n_decide_mx;
-    r->mx = dup_list(lk->decide_mx, lk->n_decide_mx);
-    if (r->n_mx > 0 && r->mx == NULL)
-        goto fail;
     r->published = v->published;
     r->local_level = v->local_level;
     r->weakens = v->weakens;
@@ -141,114 +174,63 @@ tp_result_from_lookup(const struct tp_lookup *lk)
     r->compat = lk->ctx->postfix_compat;
     r->mx_sec = lk->mx.sec;
     r->dane_available = v->dane_available;
-    if (v->n_hosts > 0) {
-        r->hosts = tp_calloc(v->n_hosts, sizeof(*r->hosts));
-        if (r->hosts == NULL)
-            goto fail;
-        r->n_hosts = v->n_hosts;
-        for (i = 0; i < v->n_hosts; i++)
-            if (copy_host(&r->hosts[i], &v->hosts[i],
-                          i < lk->n_hosts ? &lk->hosts[i] : NULL) != 0)
-                goto fail;
-    }
+    hosts = v->n_hosts > 0 ? take(a, v->n_hosts * sizeof(*hosts)) : NULL;
+    for (i = 0; i < v->n_hosts; i++)
+        fill_host(a, hosts != NULL ? &hosts[i] : &scratch, &v->hosts[i],
+                  i < lk->n_hosts ? &lk->hosts[i] : NULL);
+    r->hosts = hosts;
+    r->n_hosts = v->n_hosts;
+    r->trace = strs(a, lk->trace, lk->n_trace);
     r->n_trace = lk->n_trace;
-    r->trace = dup_list(lk->trace, lk->n_trace);
-    if (r->n_trace > 0 && r->trace == NULL)
-        goto fail;
-    return r;
-fail:
-    r->n_trace = r->trace ? r->n_trace : 0;
-    r->n_mx = r->mx ? r->n_mx : 0;
-    r->n_sts_mx = r->sts_mx ? r->n_sts_mx : 0;
-    tlspol_result_free(r);
-    return NULL;
-}
-
-/* clone_host - deep copy of one host's detail */
-static int
-clone_host(struct tp_result_host *d, const struct tp_result_host *s)
-{
-    size_t j;
-
-    *d = *s;
-    d->tlsa = NULL;
-    d->recs = NULL;
-    d->addrs = NULL;
-    d->n_tlsa = d->n_recs = d->n_addrs = 0;
-    if (s->n_tlsa > 0 && (d->tlsa = dup_list(s->tlsa, s->n_tlsa)) == NULL)
-        return -1;
-    d->n_tlsa = s->n_tlsa;
-    if (s->n_recs > 0) {
-        d->recs = tp_calloc(s->n_recs, sizeof(*d->recs));
-        if (d->recs == NULL)
-            return -1;
-        for (j = 0; j < s->n_recs; j++) {
-            d->recs[j] = s->recs[j];
-            d->recs[j].data = tp_malloc(s->recs[j].len ? s->recs[j].len : 1);
-            if (d->recs[j].data == NULL)
-                return -1;
-            memcpy(d->recs[j].data, s->recs[j].data, s->recs[j].len);
-            d->n_recs = j + 1;
-        }
-    }
-    if (s->n_addrs > 0) {
-        d->addrs = tp_calloc(s->n_addrs, sizeof(*d->addrs));
-        if (d->addrs == NULL)
-            return -1;
-        memcpy(d->addrs, s->addrs, s->n_addrs * sizeof(*d->addrs));
-        d->n_addrs = s->n_addrs;
-    }
-    return 0;
 }
 
 tlspol_result *
-tp_result_clone(const tlspol_result *s, const char *note)
+tp_result_from_lookup(const struct tp_lookup *lk)
 {
-    tlspol_result *r = tp_calloc(1, sizeof(*r));
-    size_t i, extra = note != NULL;
+    struct arena a = { NULL, sizeof(struct tp_result_body) };
+    struct tlspol_result *r = tp_malloc(sizeof(*r));
+    struct tp_result_body *body;
+
+    if (r == NULL)
+        return NULL;
+    fill(&a, r, lk);
+    if ((body = tp_malloc(a.used)) == NULL) {
+        tp_free(r);
+        return NULL;
+    }
+    atomic_init(&body->refs, 1);
+    body->postfix = NULL;
+    a.base = (char *)body;
+    a.used = sizeof(*body);
+    fill(&a, r, lk);
+    r->body = body;
+    return r;
+}
+
+int
+tp_result_seal(tlspol_result *r)
+{
+    if (tlspol_result_postfix_policy(r, 0) == NULL)
+        return TP_ENOMEM;
+    r->body->postfix = r->postfix;
+    r->postfix = NULL;
+    return TP_OK;
+}
+
+tlspol_result *
+tp_result_hit(const tlspol_result *s, int64_t age, int64_t left)
+{
+    tlspol_result *r = tp_malloc(sizeof(*r));
 
     if (r == NULL)
         return NULL;
     *r = *s;
-    r->mx = r->sts_mx = r->trace = NULL;
-    r->hosts = NULL;
-    r->json = r->postfix = NULL;
-    r->n_mx = r->n_sts_mx = r->n_trace = r->n_hosts = 0;
-    if (s->n_mx > 0 && (r->mx = dup_list(s->mx, s->n_mx)) == NULL)
-        goto fail;
-    r->n_mx = s->n_mx;
-    if (s->n_sts_mx > 0 &&
-        (r->sts_mx = dup_list(s->sts_mx, s->n_sts_mx)) == NULL)
-        goto fail;
-    r->n_sts_mx = s->n_sts_mx;
-    if (s->n_hosts > 0) {
-        r->hosts = tp_calloc(s->n_hosts, sizeof(*r->hosts));
-        if (r->hosts == NULL)
-            goto fail;
-        for (i = 0; i < s->n_hosts; i++) {
-            r->n_hosts = i + 1;
-            if (clone_host(&r->hosts[i], &s->hosts[i]) != 0)
-                goto fail;
-        }
-    }
-    r->trace = tp_calloc(s->n_trace + extra, sizeof(*r->trace));
-    if (r->trace == NULL)
-        goto fail;
-    for (i = 0; i < s->n_trace; i++) {
-        if ((r->trace[i] = tp_strndup(s->trace[i],
-                                      strlen(s->trace[i]))) == NULL)
-            goto fail;
-        r->n_trace = i + 1;
-    }
-    if (note != NULL) {
-        if ((r->trace[r->n_trace] = tp_strndup(note, strlen(note))) == NULL)
-            goto fail;
-        r->n_trace++;
-    }
+    r->hit = true;
+    r->hit_age = age;
+    r->hit_left = left;
+    r->note = r->postfix = r->json = NULL;
+    atomic_fetch_add_explicit(&r->body->refs, 1, memory_order_relaxed);
     return r;
-fail:
-    tlspol_result_free(r);
-    return NULL;
 }
 
 TP_EXPORT void
@@ -256,18 +238,13 @@ tlspol_result_free(tlspol_result *r)
 {
     if (r == NULL)
         return;
-    free_list(r->mx, r->n_mx);
-    free_list(r->sts_mx, r->n_sts_mx);
-    free_list(r->trace, r->n_trace);
-    for (size_t i = 0; r->hosts != NULL && i < r->n_hosts; i++) {
-        free_list(r->hosts[i].tlsa, r->hosts[i].n_tlsa);
-        for (size_t j = 0; j < r->hosts[i].n_recs; j++)
-            tp_tlsa_free(&r->hosts[i].recs[j]);
-        tp_free(r->hosts[i].recs);
-        tp_free(r->hosts[i].addrs);
+    if (atomic_fetch_sub_explicit(&r->body->refs, 1,
+                                  memory_order_acq_rel) == 1) {
+        tp_free(r->body->postfix);
+        tp_free(r->body);
     }
+    tp_free(r->note);
     tp_free(r->postfix);
-    tp_free(r->hosts);
     tp_free(r->json);
     tp_free(r);
 }
@@ -318,7 +295,7 @@ tlspol_result_sts_mode(const tlspol_result *r)
 TP_EXPORT const char *
 tlspol_result_sts_id(const tlspol_result *r)
 {
-    return r && r->has_sts_id ? r->sts_id : NULL;
+    return r ? r->sts_id : NULL;
 }
 
 TP_EXPORT uint32_t
@@ -517,8 +494,12 @@ tlspol_result_postfix_policy(tlspol_result *r, unsigned int compat)
 
     if (r == NULL)
         return NULL;
+    if (compat == 0)
+        compat = r->compat;
+    if (compat == r->compat && r->body->postfix != NULL)
+        return r->body->postfix;
     tp_buf_init(&b, TP_POSTFIX_REPLY_MAX);
-    switch (tp_postfix_render(r, compat ? compat : r->compat, &b)) {
+    switch (tp_postfix_render(r, compat, &b)) {
     case TP_OK:
         break;
     case TP_ETOOBIG:
@@ -542,13 +523,26 @@ tlspol_result_postfix_policy(tlspol_result *r, unsigned int compat)
 TP_EXPORT size_t
 tlspol_result_trace_count(const tlspol_result *r)
 {
-    return r ? r->n_trace : 0;
+    return r ? r->n_trace + r->hit : 0;
 }
 
 TP_EXPORT const char *
 tlspol_result_trace(const tlspol_result *r, size_t i)
 {
-    return r && i < r->n_trace ? r->trace[i] : NULL;
+    char line[128];
+    tlspol_result *w = (tlspol_result *)(uintptr_t)r; /* lazy, own handle */
+
+    if (r == NULL || i >= r->n_trace + r->hit)
+        return NULL;
+    if (i < r->n_trace)
+        return r->trace[i];
+    if (r->note == NULL) {
+        snprintf(line, sizeof(line), "cache: result of a lookup %lld s ago, "
+                 "reused for %lld s more (least DNS TTL)",
+                 (long long)r->hit_age, (long long)r->hit_left);
+        w->note = tp_strndup(line, strlen(line));
+    }
+    return r->note;
 }
 
 /* json_key_str - "key":"value" with a leading comma unless first */
@@ -665,11 +659,15 @@ build_json(const tlspol_result *r, struct tp_buf *b)
             rc = tp_buf_puts(b, "]}");
     }
     if (rc == TP_OK) rc = tp_buf_puts(b, "],\"trace\":[");
-    for (i = 0; rc == TP_OK && i < r->n_trace; i++) {
+    for (i = 0; rc == TP_OK && i < tlspol_result_trace_count(r); i++) {
+        const char *t = tlspol_result_trace(r, i);
+
+        if (t == NULL)
+            return TP_ENOMEM;
         if (i > 0)
             rc = tp_buf_puts(b, ",");
         if (rc == TP_OK)
-            rc = tp_buf_json_str(b, r->trace[i], strlen(r->trace[i]));
+            rc = tp_buf_json_str(b, t, strlen(t));
     }
     if (rc == TP_OK) rc = tp_buf_puts(b, "]}");
     return rc;

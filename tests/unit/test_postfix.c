@@ -12,9 +12,7 @@
 #include "internal.h"
 #include "postfix.h"
 
-#define S(x) ((char *)(x))
-
-static char *sts_mx[] = { S("mx1.example.test"), S("*.example.net") };
+static const char *const sts_mx[] = { "mx1.example.test", "*.example.net" };
 
 /* result - a result with the fields rendering reads */
 static struct tlspol_result
@@ -24,9 +22,8 @@ result(tlspol_verdict v)
 
     memset(&r, 0, sizeof(r));
     r.verdict = v;
-    memcpy(r.domain, "example.test", sizeof("example.test"));
-    memcpy(r.reason, "MX lookup for example.test failed (timeout)",
-           sizeof("MX lookup for example.test failed (timeout)"));
+    r.domain = "example.test";
+    r.reason = "MX lookup for example.test failed (timeout)";
     r.mx = sts_mx;
     r.n_mx = 2;
     r.sts_mode = TLSPOL_STS_MODE_ENFORCE;
@@ -135,7 +132,7 @@ Test(postfix, temp_reason_is_sanitized)
 {
     struct tlspol_result r = result(TLSPOL_VERDICT_TEMPFAIL);
 
-    memcpy(r.reason, "bad\r\nthing\x01\xc3\xa9", 14);
+    r.reason = "bad\r\nthing\x01\xc3\xa9";
     cr_assert_str_eq(render(&r, 309), "TEMP bad??thing???");
 }
 
@@ -156,7 +153,7 @@ Test(postfix, never_an_empty_ok_or_ok_may_for_published_policy)
 Test(postfix, too_long_is_refused)
 {
     static char big[TP_DOMAIN_MAX + 1];
-    static char *many[2000];
+    static const char *many[2000];
     struct tlspol_result r = result(TLSPOL_VERDICT_STS_ENFORCE);
     struct tp_buf b;
     size_t i;
