@@ -5,6 +5,7 @@
  *
  * Pure.  SPDX-License-Identifier: MIT
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -99,32 +100,64 @@ tp_buf_printf(struct tp_buf *b, const char *fmt, ...)
     return TP_OK;
 }
 
+size_t
+tp_utf8_len(const char *p, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)p;
+    size_t len, i;
+    uint32_t cp;
+
+    if (n == 0)
+        return 0;
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0; /* continuation byte, overlong lead 0xc0/0xc1, > 0xf4 */
+    if (n < len)
+        return 0;
+    for (i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0; /* overlong, beyond Unicode, or a surrogate */
+    return len;
+}
+
 int
 tp_buf_json_str(struct tp_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
-    size_t i;
+    size_t i, len;
     int rc = tp_buf_append(b, "\"", 1);
 
-    for (i = 0; rc == TP_OK && i < n; i++) {
+    for (i = 0; rc == TP_OK && i < n; i += len) {
         unsigned char c = (unsigned char)s[i];
         char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 
+        len = 1;
         if (c == '"' || c == '\\') {
             char two[2] = { '\\', (char)c };
             rc = tp_buf_append(b, two, 2);
         } else if (c == '\n') {
             rc = tp_buf_append(b, "\\n", 2);
-        } else if (c < 0x20 || c == 0x7f || c >= 0x80) {
-            /* Non-ASCII never reaches us as valid UTF-8 we vouch for;
-             * escape it so the output is always valid JSON. */
-            if (c >= 0x80) {
-                esc[2] = '0';
-                esc[3] = '0';
-            }
+        } else if (c < 0x20 || c == 0x7f) {
             rc = tp_buf_append(b, esc, sizeof(esc));
-        } else {
+        } else if (c < 0x80) {
             rc = tp_buf_append(b, &s[i], 1);
+        } else if ((len = tp_utf8_len(s + i, n - i)) > 0) {
+            rc = tp_buf_append(b, &s[i], len); /* valid UTF-8 as is */
+        } else {
+            len = 1; /* not UTF-8: U+FFFD keeps the output valid JSON */
+            rc = tp_buf_append(b, "\\ufffd", 6);
         }
     }
     if (rc == TP_OK)

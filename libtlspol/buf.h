@@ -27,7 +27,13 @@ int tp_buf_append(struct tp_buf *b, const void *p, size_t n);
 int tp_buf_puts(struct tp_buf *b, const char *s);
 /* tp_buf_printf - append formatted text, same results as tp_buf_append */
 int tp_buf_printf(struct tp_buf *b, const char *fmt, ...) TP_PRINTF(2, 3);
-/* tp_buf_json_str - append s (n bytes) as a quoted, escaped JSON string */
+/* tp_buf_json_str - append s (n bytes) as a quoted, escaped JSON string:
+ * valid UTF-8 as is, control characters escaped, any other byte as
+ * U+FFFD */
 int tp_buf_json_str(struct tp_buf *b, const char *s, size_t n);
+/* tp_utf8_len - length of the well-formed UTF-8 sequence at p (RFC 3629:
+ * no overlongs, surrogates or code points beyond U+10FFFF), at most n
+ * bytes; 0 if there is none */
+size_t tp_utf8_len(const char *p, size_t n);
 
 #endif

@@ -251,6 +251,8 @@ tlspol_ctx_set_resolvers(tlspol_ctx *ctx, const char *list)
 {
     if (ctx == NULL)
         return TLSPOL_ERR_INVAL;
+    if (list != NULL && tp_dns_check_resolvers(ctx, list) != 0)
+        return TLSPOL_ERR_INVAL;
     return set_string(ctx, &ctx->resolvers, list, "resolvers");
 }
 
@@ -717,8 +719,13 @@ fail:
 TP_EXPORT tlspol_status
 tlspol_ctx_set_postfix_compat(tlspol_ctx *ctx, unsigned int compat)
 {
-    if (ctx == NULL || compat < 200 || compat > 999)
+    if (ctx == NULL)
         return TLSPOL_ERR_INVAL;
+    if (compat < 200 || compat > 999) {
+        tp_ctx_seterr(ctx, "postfix compat: %u is not a Postfix version "
+                      "as major*100+minor (200..999)", compat);
+        return TLSPOL_ERR_INVAL;
+    }
     ctx->postfix_compat = compat;
     return TLSPOL_OK;
 }

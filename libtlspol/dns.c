@@ -141,24 +141,48 @@ out:
     return rc;
 }
 
-/* set_upstreams - apply ctx->resolvers ("a b@5353,c") to gd */
+/* parse_upstreams - every entry of list ("a b@5353,c") into ups: 0, or
+ * -1 with ctx->errmsg naming the bad entry */
 static int
-set_upstreams(struct tlspol_ctx *ctx, getdns_context *gd)
+parse_upstreams(struct tlspol_ctx *ctx, const char *p, getdns_list *ups)
 {
-    getdns_list *ups = getdns_list_create();
-    const char *p = ctx->resolvers;
-    int rc = -1;
-
-    if (ups == NULL)
-        return -1;
     while (*p != '\0') {
         size_t n = strcspn(p, " ,\t");
 
         if (n > 0 && add_upstream(ctx, ups, p, n) != 0)
-            goto out;
+            return -1;
         p += n;
         p += strspn(p, " ,\t");
     }
+    return 0;
+}
+
+int
+tp_dns_check_resolvers(struct tlspol_ctx *ctx, const char *list)
+{
+    getdns_list *ups = getdns_list_create();
+    int rc;
+
+    if (ups == NULL) {
+        tp_ctx_seterr(ctx, "out of memory");
+        return -1;
+    }
+    rc = parse_upstreams(ctx, list, ups);
+    getdns_list_destroy(ups);
+    return rc;
+}
+
+/* set_upstreams - apply ctx->resolvers to gd */
+static int
+set_upstreams(struct tlspol_ctx *ctx, getdns_context *gd)
+{
+    getdns_list *ups = getdns_list_create();
+    int rc = -1;
+
+    if (ups == NULL)
+        return -1;
+    if (parse_upstreams(ctx, ctx->resolvers, ups) != 0)
+        goto out;
     if (getdns_context_set_upstream_recursive_servers(gd, ups)) {
         tp_ctx_seterr(ctx, "resolver: getdns refused the address list");
         goto out;

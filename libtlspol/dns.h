@@ -79,6 +79,10 @@ enum tp_dnssec_mode {
 
 typedef void (*tp_dns_cb)(void *arg);
 
+/* tp_dns_check_resolvers - whether list ("a b@5353,c") parses as
+ * resolver addresses: 0, or -1 with ctx->errmsg naming the bad entry */
+int tp_dns_check_resolvers(struct tlspol_ctx *ctx, const char *list);
+
 /* tp_dns_setup - create the getdns context on ctx's options: TLSPOL_* */
 int tp_dns_setup(struct tlspol_ctx *ctx);
 /* tp_dns_teardown - cancel everything and destroy the getdns context */

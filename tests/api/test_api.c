@@ -150,16 +150,14 @@ ParameterizedTestParameters(api, rejects_bad_resolver_list)
                                    sizeof(bad_resolvers[0]));
 }
 
-/* Resolver lists are parsed when the context starts (first resolve). */
+/* Resolver lists are checked when set, as the header promises. */
 ParameterizedTest(struct badres *b, api, rejects_bad_resolver_list)
 {
     tlspol_ctx *ctx = NULL;
-    tlspol_result *r = NULL;
 
     cr_assert_eq(tlspol_ctx_new(&ctx), TLSPOL_OK);
-    cr_assert_eq(tlspol_ctx_set_resolvers(ctx, b->list), TLSPOL_OK);
-    cr_assert_eq(tlspol_resolve_sync(ctx, "example.test", &r),
-                 TLSPOL_ERR_INVAL, "%s", b->list);
+    cr_assert_eq(tlspol_ctx_set_resolvers(ctx, b->list), TLSPOL_ERR_INVAL,
+                 "%s", b->list);
     cr_assert(strstr(tlspol_ctx_errmsg(ctx), b->msg) != NULL,
               "%s: \"%s\"", b->list, tlspol_ctx_errmsg(ctx));
     tlspol_ctx_free(ctx);
@@ -202,4 +200,18 @@ Test(api, verdicts_are_ordered)
     cr_assert_lt(TLSPOL_VERDICT_ENCRYPT, TLSPOL_VERDICT_DANE);
     cr_assert_lt(TLSPOL_VERDICT_DANE, TLSPOL_VERDICT_DANE_ONLY);
     cr_assert_lt(TLSPOL_VERDICT_DANE_ONLY, TLSPOL_VERDICT_STS_ENFORCE);
+}
+
+Test(api, postfix_compat_is_checked_with_a_message)
+{
+    tlspol_ctx *ctx = NULL;
+
+    cr_assert_eq(tlspol_ctx_new(&ctx), TLSPOL_OK);
+    cr_assert_eq(tlspol_ctx_set_postfix_compat(ctx, 3), TLSPOL_ERR_INVAL);
+    cr_assert(strstr(tlspol_ctx_errmsg(ctx), "3 is not a Postfix version")
+              != NULL, "%s", tlspol_ctx_errmsg(ctx));
+    cr_assert_eq(tlspol_ctx_set_postfix_compat(ctx, 1000), TLSPOL_ERR_INVAL);
+    cr_assert_eq(tlspol_ctx_set_postfix_compat(ctx, 310), TLSPOL_OK);
+    tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
 }

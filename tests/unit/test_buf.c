@@ -64,15 +64,45 @@ Test(buf, allocation_failure_is_reported)
     ASSERT_NO_LEAKS();
 }
 
-Test(buf, json_escapes_quotes_controls_and_high_bytes)
+Test(buf, json_escapes_quotes_and_controls_keeps_utf8)
 {
-    static const char in[] = "a\"b\\c\nd\x01\x7f\xc3\xa9";
+    static const char in[] = "a\"b\\c\nd\x01\x7f\xc3\xa9 \xc2\xa7 "
+                             "\xe2\x82\xac \xf0\x9f\x93\xa7";
     struct tp_buf b;
 
     tp_buf_init(&b, 200);
     cr_assert_eq(tp_buf_json_str(&b, in, sizeof(in) - 1), TP_OK);
-    cr_assert_str_eq(b.p, "\"a\\\"b\\\\c\\nd\\u0001\\u007f\\u00c3\\u00a9\"");
+    cr_assert_str_eq(b.p, "\"a\\\"b\\\\c\\nd\\u0001\\u007f\xc3\xa9 "
+                     "\xc2\xa7 \xe2\x82\xac \xf0\x9f\x93\xa7\"");
     tp_buf_free(&b);
+    ASSERT_NO_LEAKS();
+}
+
+Test(buf, json_replaces_what_is_not_utf8)
+{
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        { "\xff", "\"\\ufffd\"" },             /* never in UTF-8 */
+        { "\x80x", "\"\\ufffdx\"" },           /* lone continuation */
+        { "\xc3", "\"\\ufffd\"" },             /* cut short at the end */
+        { "\xc3x", "\"\\ufffdx\"" },           /* cut short */
+        { "\xc0\xaf", "\"\\ufffd\\ufffd\"" },   /* overlong "/" */
+        { "\xe0\x80\xaf", "\"\\ufffd\\ufffd\\ufffd\"" }, /* overlong */
+        { "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" }, /* surrogate */
+        { "\xf4\x90\x80\x80",
+          "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" },  /* beyond U+10FFFF */
+    };
+    struct tp_buf b;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        tp_buf_init(&b, 200);
+        cr_assert_eq(tp_buf_json_str(&b, cases[i].in, strlen(cases[i].in)),
+                     TP_OK);
+        cr_assert_str_eq(b.p, cases[i].out, "case %zu", i);
+        tp_buf_free(&b);
+    }
     ASSERT_NO_LEAKS();
 }
 
