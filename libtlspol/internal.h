@@ -260,7 +260,10 @@ void tp_lookup_cancel_all(struct tlspol_ctx *ctx);
 void tp_run_done(struct tlspol_ctx *ctx);
 
 /* result.c */
-tlspol_result *tp_result_from_lookup(const struct tp_lookup *lk);
+/* tp_result_from_lookup - the result of a finished lookup; the verdict
+ * cache keeps its templates without the trace (most of their size) */
+tlspol_result *tp_result_from_lookup(const struct tp_lookup *lk,
+                                     bool with_trace);
 /* tp_result_seal - prepare a template for sharing (renders its Postfix
  * reply once); TP_OK or TP_ENOMEM */
 int tp_result_seal(tlspol_result *r);

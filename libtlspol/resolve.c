@@ -1043,7 +1043,8 @@ finish(struct tp_lookup *lk)
     {
         int64_t now = (int64_t)time(NULL);
         uint32_t ttl = lookup_ttl(lk, now);
-        tlspol_result *tmpl = ttl > 0 ? tp_result_from_lookup(lk) : NULL;
+        tlspol_result *tmpl = ttl > 0 ? tp_result_from_lookup(lk, false)
+                                      : NULL;
 
         if (tmpl != NULL)
             vc_put(ctx, lk->domain, tmpl, now, ttl);
@@ -1180,7 +1181,7 @@ tp_run_done(struct tlspol_ctx *ctx)
         lk->waiters = q->next;
         ctx->n_queries--;
         {
-            tlspol_result *res = tp_result_from_lookup(lk);
+            tlspol_result *res = tp_result_from_lookup(lk, true);
             tlspol_result_cb cb = q->cb;
             void *ud = q->ud;
 

@@ -145,7 +145,8 @@ fill_host(struct arena *a, struct tp_result_host *rh,
 
 /* fill - the result of a finished lookup into r, its body from a */
 static void
-fill(struct arena *a, struct tlspol_result *r, const struct tp_lookup *lk)
+fill(struct arena *a, struct tlspol_result *r, const struct tp_lookup *lk,
+     bool with_trace)
 {
     const struct tp_verdict_out *v = &lk->vout;
     struct tp_result_host *hosts, scratch;
@@ -180,12 +181,14 @@ fill(struct arena *a, struct tlspol_result *r, const struct tp_lookup *lk)
                   i < lk->n_hosts ? &lk->hosts[i] : NULL);
     r->hosts = hosts;
     r->n_hosts = v->n_hosts;
-    r->trace = strs(a, lk->trace, lk->n_trace);
-    r->n_trace = lk->n_trace;
+    if (with_trace) {
+        r->trace = strs(a, lk->trace, lk->n_trace);
+        r->n_trace = lk->n_trace;
+    }
 }
 
 tlspol_result *
-tp_result_from_lookup(const struct tp_lookup *lk)
+tp_result_from_lookup(const struct tp_lookup *lk, bool with_trace)
 {
     struct arena a = { NULL, sizeof(struct tp_result_body) };
     struct tlspol_result *r = tp_malloc(sizeof(*r));
@@ -193,7 +196,7 @@ tp_result_from_lookup(const struct tp_lookup *lk)
 
     if (r == NULL)
         return NULL;
-    fill(&a, r, lk);
+    fill(&a, r, lk, with_trace);
     if ((body = tp_malloc(a.used)) == NULL) {
         tp_free(r);
         return NULL;
@@ -202,7 +205,7 @@ tp_result_from_lookup(const struct tp_lookup *lk)
     body->postfix = NULL;
     a.base = (char *)body;
     a.used = sizeof(*body);
-    fill(&a, r, lk);
+    fill(&a, r, lk, with_trace);
     r->body = body;
     return r;
 }
@@ -529,7 +532,7 @@ tlspol_result_trace_count(const tlspol_result *r)
 TP_EXPORT const char *
 tlspol_result_trace(const tlspol_result *r, size_t i)
 {
-    char line[128];
+    char line[160];
     tlspol_result *w = (tlspol_result *)(uintptr_t)r; /* lazy, own handle */
 
     if (r == NULL || i >= r->n_trace + r->hit)
@@ -538,8 +541,8 @@ tlspol_result_trace(const tlspol_result *r, size_t i)
         return r->trace[i];
     if (r->note == NULL) {
         snprintf(line, sizeof(line), "cache: result of a lookup %lld s ago, "
-                 "reused for %lld s more (least DNS TTL)",
-                 (long long)r->hit_age, (long long)r->hit_left);
+                 "reused for %lld s more (least DNS TTL); its trace is not "
+                 "kept", (long long)r->hit_age, (long long)r->hit_left);
         w->note = tp_strndup(line, strlen(line));
     }
     return r->note;

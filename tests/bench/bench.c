@@ -2,22 +2,32 @@
  * bench.c - libtlspol benchmark (a program, not a test).
  *
  *   bench parse                 parser throughput (policy body, TXT, domain)
- *   bench resolve [-n N] [-c C] [-t MS] DOMAIN...
+ *   bench resolve [-n N] [-c C] [-t MS] [-A] DOMAIN...
  *   bench cached [-n N] DOMAIN...   lookups answered from the verdict
  *                               cache (after one warm-up lookup each)
- *   bench mem [-n N] [-c C]     RSS per cached result: N distinct names
- *                               that do not exist (cached negatively)
+ *   bench mem [-n N] [-c C] [-A] [PATTERN]
+ *                               RSS per cached result: N distinct names,
+ *                               PATTERN with "{}" replaced by 0..N-1
+ *                               (default "nx{}.test": NXDOMAIN, cached
+ *                               negatively; "{}.wild.test" gives each an
+ *                               MX host with DANE)
  *                               N uncached lookups, at most C in flight,
- *                               cycling over DOMAIN...; needs resolver, TA
+ *                               cycling over DOMAIN...; "{}" in a DOMAIN is
+ *                               replaced by the query's number (distinct
+ *                               names: cold lookups); -A trusts the
+ *                               resolver's AD bit instead of validating
+ *                               DNSSEC in the library; needs resolver, TA
  *                               and CA from TLSPOL_TEST_* (run it under
  *                               tests/net/with-net.sh) or the defaults
  *
  * Prints throughput and latency percentiles, and the RSS growth.
- * DNS answers are not cached yet, so every lookup asks the resolver;
- * MTA-STS policies are cached per context (a policy is fetched once).
+ * The library caches finished results (verdict cache) and MTA-STS
+ * policies, not single DNS answers: every cold lookup asks the resolver
+ * and, unless -A, validates the DNSSEC chain itself.
  *
  * SPDX-License-Identifier: MIT
  */
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +191,19 @@ count_lookups(tlspol_log_level lvl, const char *id, const char *msg,
         (*(size_t *)ud)++;
 }
 
+/* expand - pattern with its first "{}" replaced by i, into out */
+static const char *
+expand(const char *pattern, size_t i, char *out, size_t size)
+{
+    const char *at = strstr(pattern, "{}");
+
+    if (at == NULL)
+        return pattern;
+    snprintf(out, size, "%.*s%zu%s", (int)(at - pattern), pattern, i,
+             at + 2);
+    return out;
+}
+
 static int
 bench_resolve(int argc, char **argv)
 {
@@ -190,10 +213,12 @@ bench_resolve(int argc, char **argv)
     tlspol_ctx *ctx;
     double *lat, t0;
     long rss0, rss1;
-    int c, ndom;
+    int c, ndom, trust_ad = 0;
 
-    while ((c = getopt(argc, argv, "n:c:t:")) != -1) {
-        if (c == 'n')
+    while ((c = getopt(argc, argv, "n:c:t:A")) != -1) {
+        if (c == 'A')
+            trust_ad = 1;
+        else if (c == 'n')
             n = num(optarg);
         else if (c == 'c')
             conc = num(optarg);
@@ -204,7 +229,7 @@ bench_resolve(int argc, char **argv)
     }
     ndom = argc - optind;
     if (ndom <= 0 || n == 0 || conc == 0) {
-        fprintf(stderr, "usage: bench resolve [-n N] [-c C] [-t MS] "
+        fprintf(stderr, "usage: bench resolve [-n N] [-c C] [-t MS] [-A] "
                 "DOMAIN...\n");
         return 2;
     }
@@ -217,6 +242,8 @@ bench_resolve(int argc, char **argv)
     if ((v = getenv("TLSPOL_TEST_CA")) != NULL)
         tlspol_ctx_set_ca_file(ctx, v);
     tlspol_ctx_set_timeout(ctx, timeout);
+    if (trust_ad)
+        tlspol_ctx_set_dnssec_mode(ctx, TLSPOL_DNSSEC_TRUST_AD);
     tlspol_ctx_set_log_fn(ctx, count_lookups, &lookups, TLSPOL_LOG_DEBUG);
     lat = calloc(n, sizeof(*lat));
     if (lat == NULL)
@@ -228,6 +255,7 @@ bench_resolve(int argc, char **argv)
 
         while (started < n && started - done < conc) {
             struct slot *s = malloc(sizeof(*s));
+            char name[300];
 
             if (s == NULL)
                 return 1;
@@ -236,7 +264,9 @@ bench_resolve(int argc, char **argv)
             s->lat = lat;
             s->done = &done;
             s->bad = &bad;
-            if (tlspol_resolve(ctx, argv[optind + started % (size_t)ndom],
+            if (tlspol_resolve(ctx, expand(argv[optind + started %
+                                                    (size_t)ndom],
+                                              started, name, sizeof(name)),
                                on_done, s, NULL) != TLSPOL_OK) {
                 fprintf(stderr, "resolve: %s\n", tlspol_ctx_errmsg(ctx));
                 return 1;
@@ -250,7 +280,8 @@ bench_resolve(int argc, char **argv)
     {
         char what[64];
 
-        snprintf(what, sizeof(what), "lookup, DNS uncached (c=%zu)", conc);
+        snprintf(what, sizeof(what), "lookup, %s (c=%zu)",
+                 trust_ad ? "AD trusted" : "validated here", conc);
         report(what, lat, n, now_s() - t0);
     }
     printf("queries %zu, distinct lookups %zu (the rest coalesced), "
@@ -365,18 +396,24 @@ bench_mem(int argc, char **argv)
 {
     tlspol_ctx *ctx = net_ctx();
     size_t n = 10000, conc = 64, started = 0, done = 0;
+    const char *pattern = "nx{}.test";
+    size_t heap0, heap1;
     long rss0, rss1;
     double t0;
     int c;
 
-    while ((c = getopt(argc, argv, "n:c:")) != -1) {
-        if (c == 'n')
+    while ((c = getopt(argc, argv, "n:c:A")) != -1) {
+        if (c == 'A' && ctx != NULL)
+            tlspol_ctx_set_dnssec_mode(ctx, TLSPOL_DNSSEC_TRUST_AD);
+        else if (c == 'n')
             n = num(optarg);
         else if (c == 'c')
             conc = num(optarg);
         else
             return 2;
     }
+    if (optind < argc)
+        pattern = argv[optind];
     if (ctx == NULL || n == 0 || conc == 0)
         return 2;
     /* one warm-up so that fixed costs are not counted per entry */
@@ -384,13 +421,15 @@ bench_mem(int argc, char **argv)
     drain(ctx, &done, 1);
     done = 0;
     rss0 = rss_kib();
+    heap0 = mallinfo2().uordblks;
     t0 = now_s();
     while (done < n) {
         while (started < n && started - done < conc) {
-            char name[64];
+            char name[300];
 
-            snprintf(name, sizeof(name), "nx%zu.test", started++);
-            tlspol_resolve(ctx, name, count_cb, &done, NULL);
+            tlspol_resolve(ctx, expand(pattern, started, name, sizeof(name)),
+                           count_cb, &done, NULL);
+            started++;
         }
         {
             struct pollfd p = { .fd = tlspol_ctx_get_fd(ctx),
@@ -401,9 +440,12 @@ bench_mem(int argc, char **argv)
         }
     }
     rss1 = rss_kib();
-    printf("%zu distinct NXDOMAIN lookups in %.1f s; RSS %ld KiB -> %ld "
-           "KiB: %.0f bytes per cached result\n", n, now_s() - t0, rss0,
-           rss1, (double)(rss1 - rss0) * 1024.0 / (double)n);
+    heap1 = mallinfo2().uordblks;
+    printf("%zu distinct lookups (%s) in %.1f s; RSS %ld KiB -> %ld KiB: "
+           "%.0f bytes per cached result (%.0f of them allocated)\n", n,
+           pattern, now_s() - t0, rss0, rss1,
+           (double)(rss1 - rss0) * 1024.0 / (double)n,
+           ((double)heap1 - (double)heap0) / (double)n);
     tlspol_ctx_free(ctx);
     return 0;
 }
@@ -422,7 +464,7 @@ main(int argc, char **argv)
     if (argc >= 2 && strcmp(argv[1], "mem") == 0)
         return bench_mem(argc - 1, argv + 1);
     fprintf(stderr, "usage: bench parse | bench resolve [-n N] [-c C] "
-            "[-t MS] DOMAIN... | bench cached [-n N] DOMAIN... | bench mem "
-            "[-n N] [-c C]\n");
+            "[-t MS] [-A] DOMAIN... | bench cached [-n N] DOMAIN... | "
+            "bench mem [-n N] [-c C] [-A] [PATTERN]\n");
     return 2;
 }

@@ -412,6 +412,9 @@ def build_zones(serial):
             # Keep the name in existence (NODATA for A/AAAA, not NXDOMAIN).
             add("mta-sts." + d, TTL, "TXT",
                 txt_rdata(["policy host without address records"]))
+    # Any NAME.wild.test has an MX host with DANE: distinct domains for
+    # cold-lookup and memory benchmarks (tests/bench/bench.c).
+    add("*.wild.test", TTL, "MX", "10 mx1.dane-ee.test.")
     return records, mx_certs, faults, servers
 
 
