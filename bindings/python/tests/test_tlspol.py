@@ -284,6 +284,7 @@ class TestResolve(unittest.TestCase):
                                      (str(verdict), str(source), tls))
 
     def test_mta_sts_detail(self) -> None:
+        self.ctx.purge("enforce.test")  # a fresh lookup has the whole trace
         r = self.ctx.resolve("ENFORCE.test.")
         self.assertEqual(r.domain, "enforce.test")
         self.assertEqual((r.sts_mode, r.sts_id, r.sts_max_age),
