@@ -14,6 +14,7 @@
 #include <getdns/getdns_extra.h>
 
 #include "buf.h"
+#include "dns_cache.h"
 #include "domain.h"
 #include "internal.h"
 #include "msgid.h"
@@ -28,6 +29,10 @@
 /* The per-query context handed to getdns as userarg. */
 struct dnsq {
     struct tlspol_ctx *ctx;
+    struct dnsq *next;          /* in ctx->dns_ready (cache hits) */
+    struct tp_timer timer;      /* runs a cache hit's callback */
+    uint64_t id;                /* a cache hit's transaction id */
+    bool cache;                 /* keep the answer (dns_cache.c) */
     struct tp_dns_answer *out;
     tp_dns_cb cb;
     void *arg;
@@ -39,6 +44,7 @@ struct dnsq {
 };
 
 static int send_query(struct dnsq *q);
+static int ready_drop(struct tlspol_ctx *ctx, uint64_t id);
 
 const char *
 tp_dnssec_name(enum tp_dnssec s)
@@ -288,6 +294,9 @@ out:
 void
 tp_dns_teardown(struct tlspol_ctx *ctx)
 {
+    while (ctx->dns_ready != NULL)
+        ready_drop(ctx, ctx->dns_ready->id);
+    tp_dns_cache_free(ctx);
     if (ctx->gd != NULL)
         getdns_context_destroy(ctx->gd);
     getdns_dict_destroy(ctx->gd_ext);
@@ -685,6 +694,8 @@ on_answer(getdns_context *gd, getdns_callback_type_t type,
     }
     fill(q->out, type, resp, q->ctx->dnssec_mode);
     q->out->ms = tp_loop_now() - q->started;
+    if (q->cache)
+        tp_dns_cache_put(q->ctx, q->name, q->qtype, q->out);
     if (q->out->dropped > 0)
         tp_log(q->ctx, TLSPOL_LOG_WARN, TP_MSG_DNS_DROP,
                "%s: %zu DNS record(s) dropped: malformed or over limit",
@@ -718,10 +729,45 @@ send_query(struct dnsq *q)
     return 0;
 }
 
-int
-tp_dns_lookup(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
-              struct tp_dns_answer *out, tp_dns_cb cb, void *arg,
-              uint64_t *tid)
+/* Transaction ids of cache hits: never a getdns id (those count up). */
+#define READY_ID_BIT (UINT64_C(1) << 63)
+
+/* on_ready - a cache hit's callback, from the loop like any answer */
+static void
+on_ready(struct tp_timer *t)
+{
+    struct dnsq *q = t->arg, **pp;
+
+    for (pp = &q->ctx->dns_ready; *pp != NULL; pp = &(*pp)->next)
+        if (*pp == q) {
+            *pp = q->next;
+            break;
+        }
+    q->cb(q->arg);
+    tp_free(q);
+}
+
+/* ready_drop - cancel a cache hit whose callback has not run: 1 if found */
+static int
+ready_drop(struct tlspol_ctx *ctx, uint64_t id)
+{
+    struct dnsq **pp, *q;
+
+    for (pp = &ctx->dns_ready; (q = *pp) != NULL; pp = &q->next)
+        if (q->id == id) {
+            *pp = q->next;
+            tp_timer_stop(&ctx->loop, &q->timer);
+            tp_free(q);
+            return 1;
+        }
+    return 0;
+}
+
+/* lookup - tp_dns_lookup, using the answer cache if cache */
+static int
+lookup(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
+       struct tp_dns_answer *out, tp_dns_cb cb, void *arg, uint64_t *tid,
+       bool cache)
 {
     struct dnsq *q;
 
@@ -746,6 +792,22 @@ tp_dns_lookup(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
     q->qtype = qtype;
     memcpy(q->name, name, strlen(name) + 1);
     q->started = tp_loop_now();
+    q->cache = cache;
+    if (cache && tp_dns_cache_get(ctx, name, qtype, out)) {
+        out->cached = 1;
+        q->id = ++ctx->dns_ready_id | READY_ID_BIT;
+        *tid = q->id;
+        tp_timer_init(&q->timer, on_ready, q);
+        if (tp_timer_start(&ctx->loop, &q->timer, 0) == 0) {
+            q->next = ctx->dns_ready;
+            ctx->dns_ready = q;
+            return 0;
+        }
+        tp_dns_answer_free(out); /* no timer: ask the resolver instead */
+        memset(out, 0, sizeof(*out));
+        out->qtype = qtype;
+        out->rc = TP_DNS_PENDING;
+    }
     if (send_query(q) != 0) {
         tp_free(q);
         out->rc = TP_DNS_ERROR;
@@ -754,12 +816,30 @@ tp_dns_lookup(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
     return 0;
 }
 
+int
+tp_dns_lookup(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
+              struct tp_dns_answer *out, tp_dns_cb cb, void *arg,
+              uint64_t *tid)
+{
+    return lookup(ctx, name, qtype, out, cb, arg, tid, false);
+}
+
+int
+tp_dns_lookup_host(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
+                   struct tp_dns_answer *out, tp_dns_cb cb, void *arg,
+                   uint64_t *tid)
+{
+    return lookup(ctx, name, qtype, out, cb, arg, tid, true);
+}
+
 void
 tp_dns_cancel(struct tlspol_ctx *ctx, uint64_t tid)
 {
     /* getdns then calls on_answer with GETDNS_CALLBACK_CANCEL, which only
      * frees the per-query state. */
-    if (ctx->gd != NULL)
+    if ((tid & READY_ID_BIT) != 0)
+        ready_drop(ctx, tid);
+    else if (ctx->gd != NULL)
         getdns_cancel_callback(ctx->gd, tid);
 }
 

@@ -68,6 +68,7 @@ struct tp_dns_answer {
     char canon[TP_DOMAIN_MAX + 1];
     int cname_seen;                 /* CNAMEs in the answer (capped by
                                        TP_CNAME_CHAIN_MAX) */
+    int cached;                     /* from the answer cache */
 };
 
 /* How the context learns DNSSEC state. */
@@ -98,6 +99,15 @@ void tp_dns_teardown(struct tlspol_ctx *ctx);
 int tp_dns_lookup(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
                   struct tp_dns_answer *out, tp_dns_cb cb, void *arg,
                   uint64_t *tid);
+/*
+ * tp_dns_lookup_host - tp_dns_lookup for an MX host's records (address,
+ * CNAME, TLSA): answered from the DNS answer cache while it has them,
+ * kept there otherwise (dns_cache.c).  Hosts are shared by many domains;
+ * a domain's own MX and TXT answers live on in the verdict cache.
+ */
+int tp_dns_lookup_host(struct tlspol_ctx *ctx, const char *name,
+                       uint16_t qtype, struct tp_dns_answer *out,
+                       tp_dns_cb cb, void *arg, uint64_t *tid);
 /* tp_dns_cancel - cancel a lookup; its callback will not run */
 void tp_dns_cancel(struct tlspol_ctx *ctx, uint64_t tid);
 /* tp_dns_answer_free - release the arrays of an answer */

@@ -56,6 +56,9 @@ struct tlspol_ctx {
     CURLM *multi;
     struct tp_timer curl_timer;
     /* lookups in flight (coalescing) and finished ones awaiting callbacks */
+    struct tp_dns_cache *dcache;   /* DNS answers (dns_cache.c), or NULL */
+    struct dnsq *dns_ready;        /* answered from it, awaiting callback */
+    uint64_t dns_ready_id;         /* their transaction ids */
     struct tp_lookup *lookups;
     struct tp_lookup *done;
     size_t n_queries;

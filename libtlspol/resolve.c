@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "dns_cache.h"
 #include "domain.h"
 #include "internal.h"
 #include "msgid.h"
@@ -54,6 +55,10 @@ dns_head(const struct tp_dns_answer *a, char *buf, size_t size)
     if (a->rc == TP_DNS_ERROR)
         snprintf(buf, size, "failed: %s (%llu ms)", a->err,
                  (unsigned long long)a->ms);
+    else if (a->cached)
+        snprintf(buf, size, "%s %s, %zu record%s, cached (%u s left)",
+                 tp_dns_rc_name(a->rc), tp_dnssec_name(a->sec), a->n,
+                 a->n == 1 ? "" : "s", a->ttl);
     else
         snprintf(buf, size, "%s %s, %zu record%s%s, %llu ms",
                  tp_dns_rc_name(a->rc), tp_dnssec_name(a->sec), a->n,
@@ -215,8 +220,8 @@ host_start_tlsa(struct tp_host *h, const char *base)
     snprintf(qname, sizeof(qname), "_25._tcp.%s", base);
     h->busy = true;
     h->lk->pending++;
-    rc = tp_dns_lookup(h->lk->ctx, qname, GETDNS_RRTYPE_TLSA, &h->tlsa,
-                       on_host_tlsa, h, &h->tid);
+    rc = tp_dns_lookup_host(h->lk->ctx, qname, GETDNS_RRTYPE_TLSA,
+                            &h->tlsa, on_host_tlsa, h, &h->tid);
     if (rc != 0) {
         h->busy = false;
         h->lk->nomem |= rc == TP_ENOMEM;
@@ -286,8 +291,8 @@ on_host_addr(void *arg)
     case TP_STEP_CHECK_CNAME:
         h->busy = true;
         h->lk->pending++;
-        rc = tp_dns_lookup(h->lk->ctx, h->name, GETDNS_RRTYPE_CNAME,
-                           &h->cname, on_host_cname, h, &h->tid);
+        rc = tp_dns_lookup_host(h->lk->ctx, h->name, GETDNS_RRTYPE_CNAME,
+                                &h->cname, on_host_cname, h, &h->tid);
         if (rc != 0) {
             h->busy = false;
             h->lk->nomem |= rc == TP_ENOMEM;
@@ -336,8 +341,8 @@ start_hosts(struct tp_lookup *lk)
 
         h->busy = true;
         lk->pending++;
-        rc = tp_dns_lookup(lk->ctx, h->name, 0, &h->addr, on_host_addr, h,
-                           &h->tid);
+        rc = tp_dns_lookup_host(lk->ctx, h->name, 0, &h->addr, on_host_addr,
+                                h, &h->tid);
         if (rc != 0) {
             h->busy = false;
             lk->nomem |= rc == TP_ENOMEM;
@@ -891,6 +896,13 @@ tlspol_ctx_purge(tlspol_ctx *ctx, const char *domain, int *found)
     }
     tp_store_delete(ctx, norm);
     tp_shared_delete(ctx, norm);
+    tp_dns_cache_forget(ctx, norm);
+    if (strlen(norm) <= TP_DOMAIN_MAX - 9) {
+        char txt[TP_DOMAIN_MAX + 1];
+
+        snprintf(txt, sizeof(txt), "_mta-sts.%s", norm);
+        tp_dns_cache_forget(ctx, txt);
+    }
     for (i = 0; i < ctx->n_fails; i++)
         if (strcmp(ctx->fails[i].domain, norm) == 0) {
             fail_clear(ctx, norm);

@@ -12,6 +12,9 @@
 /* RFC 1035 §2.3.4: 253 octets of text form without the trailing dot. */
 #define TP_DOMAIN_MAX 253
 #define TP_LABEL_MAX 63
+/* DNS answer cache (dns_cache.c): answers kept, longest TTL honoured. */
+#define TP_DNS_CACHE_MAX 100000
+#define TP_DNS_CACHE_TTL_MAX 3600
 /* Longest shared-store URL (tlspol_ctx_set_shared_store). */
 #define TP_SHARED_URL_MAX 512
 /* Longest argument accepted as a domain before normalisation (U-labels). */

@@ -335,3 +335,65 @@ Test(trust_ad, mode_is_checked_and_fixed)
                  TLSPOL_ERR_INVAL);
     tlspol_ctx_free(ctx);
 }
+
+/* --- the DNS answer cache (dns_cache.c) ------------------------------ */
+
+Test(dns_cache, mx_host_answers_are_shared_between_domains)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    tlspol_result *r;
+
+    tlspol_result_free(resolve1(ctx, "dane-ee.test"));
+    /* any NAME.wild.test has MX 10 mx1.dane-ee.test */
+    r = resolve1(ctx, "1.wild.test");
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_DANE_ONLY);
+    cr_assert(has_trace(r, "DNS A/AAAA mx1.dane-ee.test: NOERROR secure, "
+                           "1 record, cached ("), "the address is reused");
+    cr_assert(has_trace(r, "DNS TLSA _25._tcp.mx1.dane-ee.test: NOERROR "
+                           "secure, 1 record, cached ("), "so are the TLSA");
+    cr_assert(!has_trace(r, "DNS MX 1.wild.test: NOERROR secure, 1 record, "
+                            "cached"), "the domain's own MX is asked");
+    cr_assert_eq(tlspol_result_host_tlsa_count(r, 0), 1);
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
+
+Test(dns_cache, failures_and_bogus_answers_are_asked_again)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    tlspol_result *r;
+    int i;
+
+    for (i = 0; i < 2; i++) {
+        /* TEMPFAIL is not kept by the verdict cache; the secure answers
+         * of the same hosts may come from the DNS cache, bogus never */
+        r = resolve1(ctx, "dane-bogus.test");
+        cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_TEMPFAIL);
+        cr_assert(has_trace(r, "DNS TLSA _25._tcp.mx1.dane-bogus.test: "
+                               "NOERROR bogus"), "try %d", i);
+        cr_assert(!has_trace(r, "bogus, 1 record, cached"), "try %d", i);
+        tlspol_result_free(r);
+        r = resolve1(ctx, "addr-bogus-only.test");
+        cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_TEMPFAIL);
+        cr_assert(has_trace(r, "DNS A/AAAA mx1.addr-bogus-only.test: "),
+                  "try %d", i);
+        cr_assert(!has_trace(r, "cached"), "try %d", i);
+        tlspol_result_free(r);
+    }
+    tlspol_ctx_free(ctx);
+}
+
+Test(dns_cache, purge_forgets_a_domains_answers_not_its_hosts)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    tlspol_result *r;
+
+    tlspol_result_free(resolve1(ctx, "dane-ee.test"));
+    cr_assert_eq(tlspol_ctx_purge(ctx, "dane-ee.test", NULL), TLSPOL_OK);
+    r = resolve1(ctx, "dane-ee.test");
+    cr_assert(!has_trace(r, "cache: result"), "not the verdict cache");
+    cr_assert(has_trace(r, "DNS TLSA _25._tcp.mx1.dane-ee.test: NOERROR "
+                           "secure, 1 record, cached ("), "hosts stay");
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
