@@ -9,7 +9,7 @@
  *
  * SPDX-License-Identifier: MIT
  */
-#include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "netstring.h"
@@ -66,15 +66,26 @@ ns_parse(const uint8_t *buf, size_t len, size_t max,
 size_t
 ns_format(char *out, size_t size, const char *payload, size_t plen)
 {
-    int head;
+    char digits[24];
+    size_t nd = 0, v = plen, total;
 
-    if (size == 0)
+    /* the length in decimal, without snprintf: this is on the per-reply
+     * path of the server */
+    do {
+        digits[nd++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    /* digits, ':', payload, ',' and the NUL */
+    if (plen > SIZE_MAX - nd - 3)
         return 0;
-    head = snprintf(out, size, "%zu:", plen);
-    if (head < 0 || (size_t)head >= size || size - (size_t)head < plen + 2)
+    total = nd + plen + 3;
+    if (size < total)
         return 0;
-    memcpy(out + head, payload, plen);
-    out[(size_t)head + plen] = ',';
-    out[(size_t)head + plen + 1] = '\0';
-    return (size_t)head + plen + 1;
+    for (v = 0; v < nd; v++)
+        out[v] = digits[nd - 1 - v];
+    out[nd] = ':';
+    memcpy(out + nd + 1, payload, plen);
+    out[nd + 1 + plen] = ',';
+    out[nd + 2 + plen] = '\0';
+    return total - 1;
 }

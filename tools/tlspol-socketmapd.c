@@ -22,7 +22,25 @@
  * Limits: --max-request (payload bytes, default 10240) bounds the input
  * buffer (payload + 16); OUT_MAX bounds the output buffer; PIPELINE_MAX
  * bounds outstanding requests per connection (reading pauses beyond it);
- * --max-clients bounds connections.
+ * --max-clients bounds connections (beyond it, and when descriptors run
+ * out, new connections are closed at once and counted).  At start the
+ * soft descriptor limit is raised to the hard one.
+ *
+ * Per-request path (cached answers): one recv into the server's single
+ * read buffer, a request record from a free list (key and reply inline),
+ * tlspol_resolve, then tlspol_ctx_dispatch in the same loop iteration
+ * (not one epoll round later): at once for the first connection of the
+ * iteration that started a lookup, so that its client gets back to work
+ * while the server goes on, and once at the end for all the others.
+ * The reply is sent straight from the request record when nothing is
+ * buffered for that connection.  No
+ * malloc, no epoll_ctl and no clock read per request.  Log lines to
+ * stderr are buffered and written before the next reply goes out (one
+ * write per dispatch batch), before the loop waits, and at once for
+ * warnings and errors.  A connection holds memory beyond its struct conn
+ * only while it has a partial request (an input buffer grown on demand)
+ * or unsent output.  After TRIM_CONNS connections closed, malloc_trim
+ * gives the freed pages back.
  *
  * systemd: listening sockets may be passed by socket activation
  * (sd_listen_fds(3): LISTEN_PID, LISTEN_FDS, fds from 3); readiness,
@@ -59,6 +77,7 @@
 #include <grp.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -76,6 +95,7 @@
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <syslog.h>
 #include <time.h>
@@ -93,6 +113,13 @@
 #define NS_OVERHEAD 16          /* "<len>:" + "," + NUL, generously */
 #define OUT_MAX (4 * (REPLY_MAX + NS_OVERHEAD)) /* per-connection output */
 #define PIPELINE_MAX 64         /* outstanding requests per connection */
+#define PENDING_INLINE 384      /* key + reply stored in the request */
+#define PENDING_FREE_MAX 128    /* request records kept for reuse */
+#define IN_MIN 256              /* first size of a connection's input
+                                   buffer (partial requests only) */
+#define IOV_BATCH 16            /* replies per sendmsg */
+#define LOG_BUF_SIZE 16384      /* stderr buffer, flushed per iteration */
+#define TRIM_CONNS 1024         /* closed connections between trims */
 #define LISTEN_MAX 16           /* --listen */
 #define LISTEN_FDS_MAX 64       /* sockets from systemd (LISTEN_FDS) */
 #define LISTEN_FDS_START 3      /* first of them (sd_listen_fds(3)) */
@@ -112,6 +139,8 @@
 #define LOG_LINE_MAX 2048       /* one log line */
 #define LOG_KEY_MAX 256         /* bytes of a key shown in logs */
 #define NAME_SHOW_MAX 64        /* bytes of a map name shown in replies */
+#define PEER_MAX 96             /* a client's description in logs */
+#define FD_SPARE 64             /* descriptors besides the clients' */
 #define COMPAT_TLSRPT 310       /* Postfix 3.10: TLSRPT attributes */
 
 enum ev_kind {
@@ -171,6 +200,8 @@ struct metrics {
     uint64_t skipped;           /* NOTFOUND without a lookup */
     uint64_t malformed;         /* bad netstring, no key, unknown name */
     uint64_t reload_ok, reload_failed;
+    uint64_t rejected_max;      /* connections closed: --max-clients */
+    uint64_t rejected_fds;      /* connections closed: out of fds */
     uint64_t bucket[NBUCKET + 1]; /* lookup times per bucket (not
                                      cumulative); the last is +Inf */
     uint64_t sum_us;            /* sum of lookup times */
@@ -178,34 +209,50 @@ struct metrics {
 
 struct conn;
 
-/* One request of a connection, in arrival order. */
+/* One request of a connection, in arrival order.  Records are reused
+ * through the server's free list; key and reply live in buf when they
+ * fit, else on the heap. */
 struct pending {
     struct conn *conn;          /* borrowed back-pointer to the owner */
     tlspol_query *q;            /* outstanding query, or NULL */
-    char *key;                  /* NUL-terminated key, owned */
+    char *key;                  /* NUL-terminated key: in buf, or owned */
     size_t keylen;
     unsigned int compat;        /* for tlspol_result_postfix_policy */
-    char *reply;                /* netstring-encoded reply, owned;
-                                   NULL until complete */
+    char *reply;                /* netstring-encoded reply: in buf, or
+                                   owned; NULL until complete */
     size_t replylen;
     uint64_t t0;                /* arrival, monotonic microseconds */
-    struct pending *next;       /* owned by the connection's FIFO */
+    struct pending *next;       /* owned by the connection's FIFO, or
+                                   the free list */
+    unsigned char key_heap;     /* key was allocated */
+    unsigned char reply_heap;   /* reply was allocated */
+    unsigned char done;         /* answered (reply NULL: no memory) */
+    char buf[PENDING_INLINE];   /* key, NUL, then the reply */
+};
+
+/* The address of a client, kept for logs (formatted only when
+ * logging). */
+union peer_addr {
+    sa_family_t family;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
 };
 
 /* One client connection. */
 struct conn {
     struct ev ev;
     uint32_t events;            /* current epoll interest */
-    char peer[96];              /* for logs */
-    uint8_t *in;                /* input buffer (in_cap bytes), owned;
-                                   NULL while empty */
-    size_t inlen;
-    char *out;                  /* output buffer, owned */
+    int in_ready;               /* on the ready list */
+    union peer_addr peer;       /* for logs: conn_peer() */
+    uint8_t *in;                /* unparsed input (incap bytes), owned;
+                                   NULL while there is none */
+    size_t inlen, incap;
+    char *out;                  /* unsent output, owned; NULL when
+                                   none was left over */
     size_t outlen, outoff, outcap;
     struct pending *head, *tail; /* FIFO of requests, owned */
     size_t npending;
     time_t last;                /* monotonic time of the last request */
-    int in_ready;               /* on the ready list */
     struct conn *prev, *next;   /* list of all connections */
     struct conn *rnext;         /* ready list */
 };
@@ -236,6 +283,15 @@ struct server {
     struct conn *ready;         /* connections with completed replies */
     struct conn *dead;          /* closed, freed at the end of the loop
                                    iteration (epoll may still name them) */
+    struct pending *pfree;      /* request records for reuse, owned */
+    size_t npfree;
+    uint8_t *rbuf;              /* read buffer, max_request +
+                                   NS_OVERHEAD bytes, owned */
+    uint64_t now_us;            /* monotonic time of this iteration */
+    time_t now;                 /* the same in seconds */
+    int dispatch_due;           /* a lookup started, not dispatched */
+    int dispatched_early;       /* this iteration dispatched one early */
+    size_t closed_since_trim;   /* connections closed since malloc_trim */
     int reserve_fd;             /* spare fd for EMFILE */
     int overload_logged;
     int stopping;
@@ -248,6 +304,8 @@ struct server {
 static const char *progname = "tlspol-socketmapd";
 static int use_syslog;
 static int log_max = TLSPOL_LOG_INFO; /* our own messages */
+static char log_buf[LOG_BUF_SIZE];    /* stderr's buffer (log_flush) */
+static int log_unflushed;             /* stderr has buffered lines */
 
 static void
 usage(FILE *fp)
@@ -317,6 +375,18 @@ usage(FILE *fp)
             progname);
 }
 
+/* log_flush - write the buffered log lines to stderr: before a reply
+ * goes out (so a decision is logged before Postfix sees it), before the
+ * loop waits, and at once for warnings and errors */
+static void
+log_flush(void)
+{
+    if (log_unflushed) {
+        fflush(stderr);
+        log_unflushed = 0;
+    }
+}
+
 /* vlog_msg - one log line to stderr or syslog */
 static void
 vlog_msg(tlspol_log_level lvl, const char *fmt, va_list ap)
@@ -331,13 +401,35 @@ vlog_msg(tlspol_log_level lvl, const char *fmt, va_list ap)
     char line[LOG_LINE_MAX];
     unsigned int i = lvl <= TLSPOL_LOG_DEBUG ? (unsigned int)lvl
                                              : TLSPOL_LOG_DEBUG;
+    size_t n;
+    int head;
 
-    vsnprintf(line, sizeof(line), fmt, ap);
-    if (use_syslog)
+    if (use_syslog) {
+        vsnprintf(line, sizeof(line), fmt, ap);
         syslog(prio[i], "%s", line);
-    else
-        fprintf(stderr, "%s: %s: %s\n", progname, names[i], line);
+        return;
+    }
+    /* "progname: level: message\n", formatted once into line */
+    head = snprintf(line, sizeof(line), "%s: %s: ", progname, names[i]);
+    if (head < 0 || (size_t)head >= sizeof(line) - 1)
+        return;
+    vsnprintf(line + head, sizeof(line) - (size_t)head - 1, fmt, ap);
+    n = strlen(line);
+    line[n++] = '\n';
+    fwrite(line, 1, n, stderr);
+    log_unflushed = 1;
+    if (lvl <= TLSPOL_LOG_WARN)
+        log_flush(); /* rare, and wanted at once */
 }
+
+/* log_on - whether messages at lvl are logged; callers check it before
+ * formatting anything that only the message needs */
+static int
+log_on(tlspol_log_level lvl)
+{
+    return (int)lvl <= log_max;
+}
+
 
 /* log_msg - log at lvl if the verbosity allows it */
 static void
@@ -349,7 +441,7 @@ log_msg(tlspol_log_level lvl, const char *fmt, ...)
 {
     va_list ap;
 
-    if ((int)lvl > log_max)
+    if (!log_on(lvl))
         return;
     va_start(ap, fmt);
     vlog_msg(lvl, fmt, ap);
@@ -413,6 +505,15 @@ now_sec(void)
 
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec;
+}
+
+/* tick - read the clock once for this loop iteration (s->now_us,
+ * s->now); the per-request path uses these */
+static void
+tick(struct server *s)
+{
+    s->now_us = now_usec();
+    s->now = (time_t)(s->now_us / 1000000u);
 }
 
 /* parse_ulong - fully checked unsigned number in [min, max]; 0 or -1 */
@@ -884,15 +985,104 @@ set_events(struct server *s, struct conn *c)
         c->events = want;
 }
 
-/* pending_free - free one request, canceling its query */
+/* peer_name - a description of the client for logs */
 static void
-pending_free(struct pending *p)
+peer_name(int fd, const struct sockaddr_storage *ss, char *out, size_t size)
+{
+    char a[INET6_ADDRSTRLEN];
+
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+        inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
+        snprintf(out, size, "%s:%u", a, ntohs(sin->sin_port));
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+        inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
+        snprintf(out, size, "[%s]:%u", a, ntohs(s6->sin6_port));
+    } else {
+        struct ucred cr;
+        socklen_t len = sizeof(cr);
+
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
+            snprintf(out, size, "unix(pid %ld, uid %lu)", (long)cr.pid,
+                     (unsigned long)cr.uid);
+        else
+            snprintf(out, size, "unix(fd %d)", fd);
+    }
+}
+
+/* conn_peer - peer_name of c's client into out (PEER_MAX bytes); only
+ * called when a message is logged */
+static const char *
+conn_peer(const struct conn *c, char *out)
+{
+    struct sockaddr_storage ss;
+
+    memset(&ss, 0, sizeof(ss));
+    memcpy(&ss, &c->peer, sizeof(c->peer));
+    peer_name(c->ev.fd, &ss, out, PEER_MAX);
+    return out;
+}
+
+/* pending_get - a request record for c, reused or new; NULL when memory
+ * ran out */
+static struct pending *
+pending_get(struct server *s, struct conn *c)
+{
+    struct pending *p = s->pfree;
+
+    if (p != NULL) {
+        s->pfree = p->next;
+        s->npfree--;
+    } else if ((p = malloc(sizeof(*p))) == NULL) {
+        return NULL;
+    }
+    p->conn = c;
+    p->q = NULL;
+    p->key = NULL;
+    p->keylen = 0;
+    p->compat = 0;
+    p->reply = NULL;
+    p->replylen = 0;
+    p->t0 = 0;
+    p->next = NULL;
+    p->key_heap = p->reply_heap = p->done = 0;
+    return p;
+}
+
+/* pending_put - cancel p's query and give p back to the free list (or
+ * free it when the list is full) */
+static void
+pending_put(struct server *s, struct pending *p)
 {
     if (p->q != NULL)
         tlspol_query_cancel(p->q);
-    free(p->key);
-    free(p->reply);
-    free(p);
+    if (p->key_heap)
+        free(p->key);
+    if (p->reply_heap)
+        free(p->reply);
+    if (s->npfree >= PENDING_FREE_MAX) {
+        free(p);
+        return;
+    }
+    p->next = s->pfree;
+    s->pfree = p;
+    s->npfree++;
+}
+
+/* pop_head - remove the first request of c and give it back */
+static void
+pop_head(struct server *s, struct conn *c)
+{
+    struct pending *p = c->head;
+
+    c->head = p->next;
+    if (c->head == NULL)
+        c->tail = NULL;
+    c->npending--;
+    pending_put(s, p);
 }
 
 /* conn_close - cancel outstanding queries and close c; its memory is
@@ -901,16 +1091,10 @@ pending_free(struct pending *p)
 static void
 conn_close(struct server *s, struct conn *c)
 {
-    struct pending *p, *next;
-
     if (c->ev.fd < 0)
         return;
-    for (p = c->head; p != NULL; p = next) {
-        next = p->next;
-        pending_free(p);
-    }
-    c->head = c->tail = NULL;
-    c->npending = 0;
+    while (c->head != NULL)
+        pop_head(s, c);
     epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->ev.fd, NULL);
     close(c->ev.fd);
     c->ev.fd = -1;
@@ -921,6 +1105,7 @@ conn_close(struct server *s, struct conn *c)
     if (c->next != NULL)
         c->next->prev = c->prev;
     s->nconns--;
+    s->closed_since_trim++;
     if (s->nconns < s->max_clients)
         s->overload_logged = 0;
     free(c->in);
@@ -955,23 +1140,32 @@ reap(struct server *s)
     }
 }
 
-/* set_reply - encode text as the netstring reply of p; 0 or -1 */
+/* set_reply - encode text as the netstring reply of p, in p->buf after
+ * the key when it fits; 0, or -1 when memory ran out */
 static int
 set_reply(struct pending *p, const char *text)
 {
-    size_t n = strlen(text), size;
+    size_t n = strlen(text), size, off;
+    char *dst;
 
     if (n > REPLY_MAX)
         n = REPLY_MAX;
     size = n + NS_OVERHEAD;
-    if ((p->reply = malloc(size)) == NULL)
-        return -1;
-    p->replylen = ns_format(p->reply, size, text, n);
-    if (p->replylen == 0) {
-        free(p->reply);
-        p->reply = NULL;
+    off = p->key == p->buf ? p->keylen + 1 : 0;
+    if (size <= sizeof(p->buf) - off) {
+        dst = p->buf + off;
+    } else if ((dst = malloc(size)) == NULL) {
         return -1;
     }
+    p->replylen = ns_format(dst, size, text, n);
+    if (p->replylen == 0) {
+        if (dst != p->buf + off)
+            free(dst);
+        return -1;
+    }
+    p->reply = dst;
+    p->reply_heap = dst != p->buf + off;
+    p->done = 1;
     return 0;
 }
 
@@ -990,12 +1184,12 @@ static struct server *the_server; /* for the library callback */
 
 /* observe - count one lookup time, from t0 to now, in the histogram */
 static void
-observe(struct metrics *m, uint64_t t0)
+observe(struct metrics *m, uint64_t t0, uint64_t now)
 {
     static const uint64_t le_us[NBUCKET] = { 1000, 5000, 10000, 50000,
                                              100000, 500000, 1000000,
                                              5000000, 10000000 };
-    uint64_t now = now_usec(), dt = now > t0 ? now - t0 : 0;
+    uint64_t dt = now > t0 ? now - t0 : 0;
     size_t i;
 
     for (i = 0; i < NBUCKET && dt > le_us[i]; i++)
@@ -1009,40 +1203,46 @@ static void
 on_result(tlspol_status status, tlspol_result *res, void *ud)
 {
     struct pending *p = ud;
+    struct server *s = the_server;
     char key[LOG_KEY_MAX * 4 + 8];
     const char *text;
     char buf[512];
 
     p->q = NULL;
-    observe(&the_server->m, p->t0);
-    show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
+    observe(&s->m, p->t0, s->now_us);
     if (status != TLSPOL_OK || res == NULL) {
-        the_server->m.errors++;
+        s->m.errors++;
         snprintf(buf, sizeof(buf), "TEMP %s", tlspol_strerror(status));
         text = buf;
-        log_msg(TLSPOL_LOG_INFO, "%s: lookup failed: %s -> %.80s", key,
-                tlspol_strerror(status), text);
+        if (log_on(TLSPOL_LOG_INFO)) {
+            show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
+            log_msg(TLSPOL_LOG_INFO, "%s: lookup failed: %s -> %.80s", key,
+                    tlspol_strerror(status), text);
+        }
     } else {
         tlspol_verdict v = tlspol_result_verdict(res);
 
         if ((unsigned int)v < NVERDICT)
-            the_server->m.verdict[v]++;
+            s->m.verdict[v]++;
         text = tlspol_result_postfix_policy(res, p->compat);
         if (text == NULL)
             text = "TEMP out of memory";
-        log_msg(TLSPOL_LOG_INFO, "%s: %s (%s): %s -> %.80s", key,
-                tlspol_verdict_name(tlspol_result_verdict(res)),
-                tlspol_source_name(tlspol_result_source(res)),
-                tlspol_result_reason(res), text);
+        if (log_on(TLSPOL_LOG_INFO)) {
+            show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
+            log_msg(TLSPOL_LOG_INFO, "%s: %s (%s): %s -> %.80s", key,
+                    tlspol_verdict_name(v),
+                    tlspol_source_name(tlspol_result_source(res)),
+                    tlspol_result_reason(res), text);
+        }
     }
     if (set_reply(p, text) != 0 &&
         set_reply(p, "TEMP out of memory") != 0) {
         /* the connection will be closed when it is serviced */
         p->reply = NULL;
-        p->replylen = (size_t)-1;
+        p->done = 1;
     }
     tlspol_result_free(res);
-    mark_ready(the_server, p->conn);
+    mark_ready(s, p->conn);
 }
 
 /* skip_reason - why key gets NOTFOUND without a lookup, or NULL
@@ -1080,16 +1280,19 @@ handle_request(struct server *s, struct conn *c, const uint8_t *req,
     size_t nlen = sp ? (size_t)(sp - req) : len;
     struct pending *p;
     const char *why;
-    char text[512], shown[NAME_SHOW_MAX * 4 + 8];
+    char text[512], shown[NAME_SHOW_MAX * 4 + 8], peer[PEER_MAX];
     char key[LOG_KEY_MAX * 4 + 8];
     tlspol_status st;
 
-    if ((p = calloc(1, sizeof(*p))) == NULL)
+    if ((p = pending_get(s, c)) == NULL)
         return -1;
-    p->conn = c;
     p->keylen = sp ? len - nlen - 1 : 0;
-    if ((p->key = malloc(p->keylen + 1)) == NULL) {
-        free(p);
+    if (p->keylen < sizeof(p->buf)) {
+        p->key = p->buf;
+    } else if ((p->key = malloc(p->keylen + 1)) != NULL) {
+        p->key_heap = 1;
+    } else {
+        pending_put(s, p);
         return -1;
     }
     if (p->keylen > 0)
@@ -1101,15 +1304,17 @@ handle_request(struct server *s, struct conn *c, const uint8_t *req,
         c->head = p;
     c->tail = p;
     c->npending++;
-    c->last = now_sec();
-    p->t0 = now_usec();
-    show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
+    c->last = s->now;
+    p->t0 = s->now_us;
 
     if (sp == NULL) {
         s->m.malformed++;
-        show(shown, sizeof(shown), (const char *)req, len, NAME_SHOW_MAX);
-        log_msg(TLSPOL_LOG_WARN, "%s: malformed request \"%s\": expected "
-                "\"<name> <key>\"", c->peer, shown);
+        if (log_on(TLSPOL_LOG_WARN)) {
+            show(shown, sizeof(shown), (const char *)req, len,
+                 NAME_SHOW_MAX);
+            log_msg(TLSPOL_LOG_WARN, "%s: malformed request \"%s\": "
+                    "expected \"<name> <key>\"", conn_peer(c, peer), shown);
+        }
         return set_reply(p, "PERM malformed request: expected "
                          "'<name> <key>'");
     }
@@ -1122,19 +1327,29 @@ handle_request(struct server *s, struct conn *c, const uint8_t *req,
         show(shown, sizeof(shown), (const char *)req, nlen, NAME_SHOW_MAX);
         snprintf(text, sizeof(text), "PERM unknown socketmap name '%s' "
                  "(known: postfix, postfix-tlsrpt)", shown);
-        log_msg(TLSPOL_LOG_WARN, "%s: %s: %s", c->peer, key, text);
+        if (log_on(TLSPOL_LOG_WARN)) {
+            show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
+            log_msg(TLSPOL_LOG_WARN, "%s: %s: %s", conn_peer(c, peer), key,
+                    text);
+        }
         return set_reply(p, text);
     }
     if ((why = skip_reason(p->key, p->keylen)) != NULL) {
         s->m.skipped++;
-        log_msg(TLSPOL_LOG_DEBUG, "%s: no lookup (%s) -> NOTFOUND ", key,
-                why);
+        if (log_on(TLSPOL_LOG_DEBUG)) {
+            show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
+            log_msg(TLSPOL_LOG_DEBUG, "%s: no lookup (%s) -> NOTFOUND ",
+                    key, why);
+        }
         return set_reply(p, "NOTFOUND ");
     }
     st = tlspol_resolve(s->ctx, p->key, on_result, p, &p->q);
-    if (st == TLSPOL_OK)
+    if (st == TLSPOL_OK) {
+        s->dispatch_due = 1; /* a cached answer is ready at once */
         return 0;
+    }
     p->q = NULL;
+    show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
     if (st == TLSPOL_ERR_INVAL) {
         s->m.skipped++;
         log_msg(TLSPOL_LOG_INFO, "%s: not a domain (%s) -> NOTFOUND ", key,
@@ -1148,95 +1363,186 @@ handle_request(struct server *s, struct conn *c, const uint8_t *req,
     return set_reply(p, text);
 }
 
-/* parse_input - answer the complete requests in c's buffer; 0, or -1 if
- * c must be closed (malformed input, out of memory) */
+/* parse_input - start answering the complete requests in buf[0..len),
+ * while c may have more outstanding; *used is set to the bytes taken.
+ * 0, or -1 if c must be closed (malformed input, out of memory). */
 static int
-parse_input(struct server *s, struct conn *c, int *progress)
+parse_input(struct server *s, struct conn *c, const uint8_t *buf,
+            size_t len, size_t *used, int *progress)
 {
+    char peer[PEER_MAX];
     size_t off = 0;
     int rc = 0;
 
-    while (c->inlen > off && c->npending < PIPELINE_MAX) {
+    while (len > off && c->npending < PIPELINE_MAX) {
         const uint8_t *payload;
-        size_t plen, used;
+        size_t plen, u;
         const char *err = "netstring: malformed";
-        enum ns_rc r = ns_parse(c->in + off, c->inlen - off, s->max_request,
-                                &payload, &plen, &used, &err);
+        enum ns_rc r = ns_parse(buf + off, len - off, s->max_request,
+                                &payload, &plen, &u, &err);
 
         if (r == NS_MORE)
             break;
         if (r == NS_ERR) {
             s->m.malformed++;
             log_msg(TLSPOL_LOG_WARN, "%s: %s; closing the connection",
-                    c->peer, err);
+                    conn_peer(c, peer), err);
             rc = -1;
             break;
         }
         if (handle_request(s, c, payload, plen) != 0) {
             log_msg(TLSPOL_LOG_ERROR, "%s: out of memory; closing the "
-                    "connection", c->peer);
+                    "connection", conn_peer(c, peer));
             rc = -1;
             break;
         }
-        off += used;
+        off += u;
         *progress = 1;
     }
-    if (off > 0) {
-        memmove(c->in, c->in + off, c->inlen - off);
-        c->inlen -= off;
-    }
-    if (c->inlen == 0) {
+    *used = off;
+    return rc;
+}
+
+/* keep_input - make the n bytes at p (which may lie in c->in) c's
+ * unparsed input; the buffer grows in powers of two from IN_MIN up to
+ * max, and is freed when empty.  0, or -1 when memory ran out. */
+static int
+keep_input(struct conn *c, const uint8_t *p, size_t n, size_t max)
+{
+    if (n == 0) {
         free(c->in);
         c->in = NULL;
+        c->inlen = c->incap = 0;
+        return 0;
     }
-    return rc;
+    if (n > c->incap) {
+        size_t cap = c->incap > 0 ? c->incap : IN_MIN;
+        uint8_t *nb;
+
+        while (cap < n)
+            cap *= 2;
+        if (cap > max)
+            cap = max;
+        if ((nb = realloc(c->in, cap)) == NULL)
+            return -1;
+        c->in = nb;
+        c->incap = cap;
+    }
+    memmove(c->in, p, n);
+    c->inlen = n;
+    return 0;
+}
+
+/* out_append - buffer n bytes of output for c; 0, or -1 when memory ran
+ * out */
+static int
+out_append(struct conn *c, const char *p, size_t n)
+{
+    size_t live = c->outlen - c->outoff;
+
+    if (c->outoff > 0) {
+        memmove(c->out, c->out + c->outoff, live);
+        c->outlen = live;
+        c->outoff = 0;
+    }
+    if (c->outlen + n > c->outcap) {
+        size_t cap = c->outlen + n;
+        char *nb;
+
+        cap = cap < 4096 ? 4096 : cap;
+        if ((nb = realloc(c->out, cap)) == NULL)
+            return -1;
+        c->out = nb;
+        c->outcap = cap;
+    }
+    memcpy(c->out + c->outlen, p, n);
+    c->outlen += n;
+    return 0;
+}
+
+/* send_direct - with nothing buffered for c, send the complete replies
+ * at the head of its FIFO straight from the request records, in one
+ * sendmsg; a reply cut short is buffered.  0, 1 when the socket took
+ * less than offered, or -1 if c must be closed. */
+static int
+send_direct(struct server *s, struct conn *c, int *progress)
+{
+    struct iovec iov[IOV_BATCH];
+    struct msghdr mh;
+    struct pending *p;
+    size_t k = 0, sent;
+    ssize_t n;
+    char peer[PEER_MAX];
+
+    for (p = c->head; p != NULL && p->reply != NULL && k < IOV_BATCH;
+         p = p->next) {
+        iov[k].iov_base = p->reply;
+        iov[k].iov_len = p->replylen;
+        k++;
+    }
+    if (k == 0)
+        return 0;
+    memset(&mh, 0, sizeof(mh));
+    mh.msg_iov = iov;
+    mh.msg_iovlen = k;
+    do
+        n = sendmsg(c->ev.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 1;
+        if (log_on(TLSPOL_LOG_DEBUG))
+            log_msg(TLSPOL_LOG_DEBUG, "%s: write: %s", conn_peer(c, peer),
+                    strerror(errno));
+        return -1;
+    }
+    *progress = 1;
+    sent = (size_t)n;
+    while (k-- > 0) {
+        p = c->head;
+        if (sent < p->replylen) {
+            if (sent > 0 &&
+                out_append(c, p->reply + sent, p->replylen - sent) != 0)
+                return -1;
+            if (sent > 0)
+                pop_head(s, c);
+            return 1;
+        }
+        sent -= p->replylen;
+        pop_head(s, c);
+    }
+    return 0;
 }
 
 /* move_replies - append completed replies at the head of the FIFO to the
  * output buffer, in order; 0, or -1 if c must be closed */
 static int
-move_replies(struct conn *c, int *progress)
+move_replies(struct server *s, struct conn *c, int *progress)
 {
     struct pending *p;
 
-    while ((p = c->head) != NULL && (p->reply != NULL || p->replylen)) {
+    while ((p = c->head) != NULL && p->done) {
         size_t live = c->outlen - c->outoff;
 
         if (p->reply == NULL)
             return -1; /* no memory for the reply */
         if (live > 0 && live + p->replylen > OUT_MAX)
             break;
-        if (c->outoff > 0) {
-            memmove(c->out, c->out + c->outoff, live);
-            c->outlen = live;
-            c->outoff = 0;
-        }
-        if (c->outlen + p->replylen > c->outcap) {
-            size_t cap = c->outlen + p->replylen;
-            char *n;
-
-            cap = cap < 4096 ? 4096 : cap;
-            if ((n = realloc(c->out, cap)) == NULL)
-                return -1;
-            c->out = n;
-            c->outcap = cap;
-        }
-        memcpy(c->out + c->outlen, p->reply, p->replylen);
-        c->outlen += p->replylen;
-        c->head = p->next;
-        if (c->head == NULL)
-            c->tail = NULL;
-        c->npending--;
-        pending_free(p);
+        if (out_append(c, p->reply, p->replylen) != 0)
+            return -1;
+        pop_head(s, c);
         *progress = 1;
     }
     return 0;
 }
 
-/* write_out - send buffered output; 0, or -1 if c must be closed */
+/* write_out - send buffered output, and free the buffer once it is all
+ * out; 0, or -1 if c must be closed */
 static int
 write_out(struct conn *c, int *progress)
 {
+    char peer[PEER_MAX];
+
     while (c->outlen > c->outoff) {
         ssize_t n = send(c->ev.fd, c->out + c->outoff,
                          c->outlen - c->outoff, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -1246,20 +1552,18 @@ write_out(struct conn *c, int *progress)
                 break;
             if (errno == EINTR)
                 continue;
-            log_msg(TLSPOL_LOG_DEBUG, "%s: write: %s", c->peer,
-                    strerror(errno));
+            if (log_on(TLSPOL_LOG_DEBUG))
+                log_msg(TLSPOL_LOG_DEBUG, "%s: write: %s",
+                        conn_peer(c, peer), strerror(errno));
             return -1;
         }
         c->outoff += (size_t)n;
         *progress = 1;
     }
     if (c->outoff == c->outlen) {
-        c->outoff = c->outlen = 0;
-        if (c->outcap > 65536) { /* give back a large buffer */
-            free(c->out);
-            c->out = NULL;
-            c->outcap = 0;
-        }
+        free(c->out);
+        c->out = NULL;
+        c->outoff = c->outlen = c->outcap = 0;
     }
     return 0;
 }
@@ -1269,17 +1573,32 @@ write_out(struct conn *c, int *progress)
 static int
 conn_service(struct server *s, struct conn *c)
 {
-    int progress;
+    size_t cap = s->max_request + NS_OVERHEAD;
+    int progress, full = 0;
 
     do {
         progress = 0;
-        if (!s->stopping && parse_input(s, c, &progress) != 0)
+        if (!s->stopping && c->inlen > 0 && c->npending < PIPELINE_MAX) {
+            size_t used = 0;
+            int rc = parse_input(s, c, c->in, c->inlen, &used, &progress);
+
+            if (keep_input(c, c->in + used, c->inlen - used, cap) != 0 ||
+                rc != 0)
+                goto close;
+        }
+        log_flush(); /* the lines about these replies first */
+        if (!full && c->outlen == c->outoff) {
+            int r = send_direct(s, c, &progress);
+
+            if (r < 0)
+                goto close;
+            full = r;
+        }
+        if (move_replies(s, c, &progress) != 0)
             goto close;
-        if (move_replies(c, &progress) != 0)
+        if (!full && write_out(c, &progress) != 0)
             goto close;
-        if (write_out(c, &progress) != 0)
-            goto close;
-    } while (progress);
+    } while (progress && !full);
     if (s->stopping && c->npending == 0 && c->outlen == c->outoff)
         goto close;
     set_events(s, c);
@@ -1289,73 +1608,56 @@ close:
     return -1;
 }
 
-/* conn_read - read what the client sent, then service c */
+/* conn_read - one recv of what the client sent (level-triggered: more
+ * is reported again), into the server's read buffer after what c kept
+ * unparsed; then answer the complete requests, keep the rest, and
+ * service c */
 static void
 conn_read(struct server *s, struct conn *c)
 {
-    size_t cap = s->max_request + NS_OVERHEAD;
+    size_t cap = s->max_request + NS_OVERHEAD, len = c->inlen, used = 0;
+    char peer[PEER_MAX];
+    int progress = 0, rc = 0;
+    ssize_t n;
 
-    for (;;) {
-        ssize_t n;
-
-        if (c->in == NULL && (c->in = malloc(cap)) == NULL) {
-            log_msg(TLSPOL_LOG_ERROR, "%s: out of memory", c->peer);
-            conn_close(s, c);
+    if (len == cap) {
+        conn_service(s, c); /* a whole request is waiting already */
+        return;
+    }
+    if (len > 0)
+        memcpy(s->rbuf, c->in, len);
+    do
+        n = recv(c->ev.fd, s->rbuf + len, cap - len, MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (n == 0) {
+        if (c->npending > 0 && log_on(TLSPOL_LOG_DEBUG))
+            log_msg(TLSPOL_LOG_DEBUG, "%s: closed with %zu requests "
+                    "outstanding", conn_peer(c, peer), c->npending);
+        conn_close(s, c);
+        return;
+    }
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
             return;
-        }
-        if (c->inlen == cap)
-            break; /* parse first: the buffer holds a whole request */
-        n = recv(c->ev.fd, c->in + c->inlen, cap - c->inlen, MSG_DONTWAIT);
-        if (n == 0) {
-            if (c->npending > 0)
-                log_msg(TLSPOL_LOG_DEBUG, "%s: closed with %zu requests "
-                        "outstanding", c->peer, c->npending);
-            conn_close(s, c);
-            return;
-        }
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
-            log_msg(TLSPOL_LOG_DEBUG, "%s: read: %s", c->peer,
+        if (log_on(TLSPOL_LOG_DEBUG))
+            log_msg(TLSPOL_LOG_DEBUG, "%s: read: %s", conn_peer(c, peer),
                     strerror(errno));
-            conn_close(s, c);
-            return;
-        }
-        c->inlen += (size_t)n;
-        if (c->inlen == cap)
-            break;
+        conn_close(s, c);
+        return;
+    }
+    len += (size_t)n;
+    if (!s->stopping)
+        rc = parse_input(s, c, s->rbuf, len, &used, &progress);
+    if (rc == 0 && keep_input(c, s->rbuf + used, len - used, cap) != 0) {
+        log_msg(TLSPOL_LOG_ERROR, "%s: out of memory; closing the "
+                "connection", conn_peer(c, peer));
+        rc = -1;
+    }
+    if (rc != 0) {
+        conn_close(s, c);
+        return;
     }
     conn_service(s, c);
-}
-
-/* peer_name - a description of the client for logs */
-static void
-peer_name(int fd, const struct sockaddr_storage *ss, char *out, size_t size)
-{
-    char a[INET6_ADDRSTRLEN];
-
-    if (ss->ss_family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
-
-        inet_ntop(AF_INET, &sin->sin_addr, a, sizeof(a));
-        snprintf(out, size, "%s:%u", a, ntohs(sin->sin_port));
-    } else if (ss->ss_family == AF_INET6) {
-        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-
-        inet_ntop(AF_INET6, &s6->sin6_addr, a, sizeof(a));
-        snprintf(out, size, "[%s]:%u", a, ntohs(s6->sin6_port));
-    } else {
-        struct ucred cr;
-        socklen_t len = sizeof(cr);
-
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == 0)
-            snprintf(out, size, "unix(pid %ld, uid %lu)", (long)cr.pid,
-                     (unsigned long)cr.uid);
-        else
-            snprintf(out, size, "unix(fd %d)", fd);
-    }
 }
 
 /* accept_next - accept one connection on lfd: the fd; ACCEPT_AGAIN to
@@ -1384,7 +1686,7 @@ accept_next(struct server *s, int lfd, const char *what,
         if (fd >= 0)
             close(fd);
         s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        *shed = 1;
+        *shed = fd >= 0;
         return fd >= 0 ? ACCEPT_AGAIN : ACCEPT_DONE;
     }
     if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -1396,15 +1698,23 @@ accept_next(struct server *s, int lfd, const char *what,
 static void
 accept_all(struct server *s, struct listener *l)
 {
+    char peer[PEER_MAX];
+
     for (;;) {
         struct sockaddr_storage ss;
         struct epoll_event ee;
         struct conn *c;
-        int shed, fd = accept_next(s, l->ev.fd, l->spec, &ss, &shed);
+        int shed, fd;
 
-        if (shed && !s->overload_logged) {
-            log_msg(TLSPOL_LOG_WARN, "%s: out of file descriptors with %zu "
-                    "connections; closing new ones", l->spec, s->nconns);
+        memset(&ss, 0, sizeof(ss)); /* AF_UNIX fills in the family only */
+        fd = accept_next(s, l->ev.fd, l->spec, &ss, &shed);
+
+        if (shed) {
+            s->m.rejected_fds++;
+            if (!s->overload_logged)
+                log_msg(TLSPOL_LOG_WARN, "%s: out of file descriptors with "
+                        "%zu connections; closing new ones", l->spec,
+                        s->nconns);
             s->overload_logged = 1;
         }
         if (fd == ACCEPT_AGAIN)
@@ -1413,6 +1723,7 @@ accept_all(struct server *s, struct listener *l)
             return;
         if (s->nconns >= s->max_clients) {
             close(fd);
+            s->m.rejected_max++;
             if (!s->overload_logged)
                 log_msg(TLSPOL_LOG_WARN, "%s: --max-clients %lu reached; "
                         "closing new connections", l->spec,
@@ -1427,8 +1738,8 @@ accept_all(struct server *s, struct listener *l)
         }
         c->ev.kind = EV_CONN;
         c->ev.fd = fd;
-        c->last = now_sec();
-        peer_name(fd, &ss, c->peer, sizeof(c->peer));
+        c->last = s->now;
+        memcpy(&c->peer, &ss, sizeof(c->peer));
         memset(&ee, 0, sizeof(ee));
         ee.events = c->events = EPOLLIN;
         ee.data.ptr = &c->ev;
@@ -1443,8 +1754,9 @@ accept_all(struct server *s, struct listener *l)
             s->conns->prev = c;
         s->conns = c;
         s->nconns++;
-        log_msg(TLSPOL_LOG_DEBUG, "%s: connected on %s (%zu connections)",
-                c->peer, l->spec, s->nconns);
+        if (log_on(TLSPOL_LOG_DEBUG))
+            log_msg(TLSPOL_LOG_DEBUG, "%s: connected on %s (%zu "
+                    "connections)", conn_peer(c, peer), l->spec, s->nconns);
     }
 }
 
@@ -1541,6 +1853,14 @@ metrics_render(const struct server *s, struct sbuf *b)
               m->sum_us / 1000000u, m->sum_us % 1000000u, cum);
     sb_counter(b, "tlspol_connections", "gauge",
                "Open socketmap client connections.", (uint64_t)s->nconns);
+    sb_printf(b, "# HELP tlspol_connections_rejected_total Socketmap "
+              "connections closed on arrival, by reason (max_clients: "
+              "--max-clients reached; no_fds: out of file descriptors).\n"
+              "# TYPE tlspol_connections_rejected_total counter\n"
+              "tlspol_connections_rejected_total{reason=\"max_clients\"} %"
+              PRIu64 "\n"
+              "tlspol_connections_rejected_total{reason=\"no_fds\"} %"
+              PRIu64 "\n", m->rejected_max, m->rejected_fds);
     sb_counter(b, "tlspol_malformed_requests_total", "counter",
                "Malformed netstrings, requests without a key and unknown "
                "socketmap names.", m->malformed);
@@ -2149,6 +2469,7 @@ admin_service(struct server *s, struct admin *a)
         const char *nl;
         size_t len;
 
+        log_flush();
         if (a->failed || admin_write(a) != 0)
             goto close;
         if (a->outlen > a->outoff || a->q != NULL)
@@ -2281,8 +2602,8 @@ service_ready(struct server *s)
 static void
 sweep(struct server *s)
 {
-    time_t now = now_sec();
-    uint64_t now_us = now_usec();
+    time_t now = s->now;
+    uint64_t now_us = s->now_us;
     struct conn *c, *next;
     struct http *h, *hnext;
     struct admin *a, *anext;
@@ -2308,10 +2629,20 @@ sweep(struct server *s)
         next = c->next;
         if (c->npending == 0 && c->outlen == c->outoff &&
             now - c->last >= (time_t)s->idle_timeout) {
-            log_msg(TLSPOL_LOG_DEBUG, "%s: idle for %lu s; closing",
-                    c->peer, s->idle_timeout);
+            char peer[PEER_MAX];
+
+            if (log_on(TLSPOL_LOG_DEBUG))
+                log_msg(TLSPOL_LOG_DEBUG, "%s: idle for %lu s; closing",
+                        conn_peer(c, peer), s->idle_timeout);
             conn_close(s, c);
         }
+    }
+    /* After a burst of connections went, give the freed pages back:
+     * anything allocated later (a request record, a cache entry) keeps
+     * free's own trimming of the heap top from doing it. */
+    if (s->closed_since_trim >= TRIM_CONNS) {
+        malloc_trim(0);
+        s->closed_since_trim = 0;
     }
 }
 
@@ -2438,6 +2769,67 @@ add_fd(struct server *s, struct ev *ev)
     return epoll_ctl(s->epfd, EPOLL_CTL_ADD, ev->fd, &ee);
 }
 
+/* raise_nofile - raise the soft descriptor limit to the hard one (the
+ * loop is epoll: no FD_SETSIZE bound); warn when that is still below
+ * what --max-clients needs */
+static void
+raise_nofile(unsigned long max_clients)
+{
+    rlim_t want = (rlim_t)max_clients + FD_SPARE;
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+            /* an infinite hard limit is above fs.nr_open: ask for what
+             * is needed instead */
+            rl.rlim_cur = want > was ? want : was;
+            if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
+                rl.rlim_cur = rl.rlim_max;
+            if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+                rl.rlim_cur = was;
+        }
+        log_msg(TLSPOL_LOG_DEBUG, "file descriptor limit %lu (was %lu)",
+                (unsigned long)rl.rlim_cur, (unsigned long)was);
+    }
+    if (rl.rlim_cur < want)
+        log_msg(TLSPOL_LOG_WARN, "file descriptor limit %lu is below "
+                "--max-clients %lu + %d; connections beyond it are closed",
+                (unsigned long)rl.rlim_cur, max_clients, FD_SPARE);
+}
+
+/* dispatch - run the library's due work and callbacks, then write the
+ * replies they completed */
+static void
+dispatch(struct server *s)
+{
+    tlspol_status st = tlspol_ctx_dispatch(s->ctx);
+
+    if (st != TLSPOL_OK)
+        log_msg(TLSPOL_LOG_ERROR, "dispatch: %s", tlspol_strerror(st));
+    service_ready(s);
+}
+
+/* dispatch_early - after the first connection of this iteration that
+ * started a lookup: answer it now rather than with the rest at the end.
+ * A client served early works on while the server goes on; waiting for
+ * the whole batch left client and server taking turns (at 8 connections
+ * with client and server on two cores: 0.25 of the reference's qps
+ * against 0.45 this way; unchanged with both on one core). */
+static void
+dispatch_early(struct server *s)
+{
+    if (!s->dispatch_due || s->dispatched_early)
+        return;
+    s->dispatch_due = 0;
+    s->dispatched_early = 1;
+    dispatch(s);
+}
+
 /* run - the event loop; EX_OK or EX_SETUP */
 static int
 run(struct server *s)
@@ -2458,6 +2850,7 @@ run(struct server *s)
                 return EX_OK;
             }
         }
+        log_flush();
         n = epoll_wait(s->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])),
                        -1);
         if (n < 0) {
@@ -2466,17 +2859,14 @@ run(struct server *s)
             log_msg(TLSPOL_LOG_ERROR, "epoll_wait: %s", strerror(errno));
             return EX_SETUP;
         }
+        tick(s);
+        s->dispatched_early = 0;
         /* the library first, so that replies go out in this round */
         for (i = 0; i < n; i++) {
             struct ev *ev = evs[i].data.ptr;
 
             if (ev->kind == EV_LIB) {
-                tlspol_status st = tlspol_ctx_dispatch(s->ctx);
-
-                if (st != TLSPOL_OK)
-                    log_msg(TLSPOL_LOG_ERROR, "dispatch: %s",
-                            tlspol_strerror(st));
-                service_ready(s);
+                dispatch(s);
                 evs[i].data.ptr = NULL;
             }
         }
@@ -2513,6 +2903,7 @@ run(struct server *s)
                     conn_close(s, c);
                 } else if (evs[i].events & EPOLLIN) {
                     conn_read(s, c);
+                    dispatch_early(s);
                 } else if (evs[i].events & EPOLLOUT) {
                     conn_service(s, c);
                 }
@@ -2554,6 +2945,13 @@ run(struct server *s)
             case EV_LIB:
                 break;
             }
+        }
+        /* The other requests of this round that started a lookup: a
+         * cached answer is queued already, so dispatch now rather than
+         * after one more epoll_wait for the library's fd. */
+        if (s->dispatch_due) {
+            s->dispatch_due = 0;
+            dispatch(s);
         }
         reap(s);
     }
@@ -2610,7 +3008,6 @@ main(int argc, char **argv)
     uid_t own_uid = (uid_t)-1;
     gid_t own_gid = (gid_t)-1;
     struct itimerspec its;
-    struct rlimit rl;
     sigset_t mask;
     tlspol_status st;
 
@@ -2618,8 +3015,7 @@ main(int argc, char **argv)
     s->max_clients = 4096;
     s->idle_timeout = 30;
     s->max_request = 10240;
-    for (k = 0; k < LISTENERS_MAX; k++)
-        s->lst[k].ev.fd = -1;
+    /* s->lst[] from s->nlst on is unused and left untouched */
     s->mlst.ev.fd = -1;
     s->alst.ev.fd = -1;
 
@@ -2785,6 +3181,8 @@ main(int argc, char **argv)
     }
     if (use_syslog)
         openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+    else
+        setvbuf(stderr, log_buf, _IOFBF, sizeof(log_buf)); /* log_flush */
     if ((n_act = listen_fds()) < 0) {
         free(resolvers);
         return EX_SETUP;
@@ -2843,18 +3241,10 @@ main(int argc, char **argv)
     if (s->timeout_ms == 0)
         s->timeout_ms = 30000; /* the library's default */
 
-    /* enough descriptors for --max-clients */
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-        rl.rlim_cur < (rlim_t)s->max_clients + 64) {
-        rlim_t want = (rlim_t)s->max_clients + 64;
-
-        rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
-        if (setrlimit(RLIMIT_NOFILE, &rl) != 0 ||
-            rl.rlim_cur < want)
-            log_msg(TLSPOL_LOG_WARN, "file descriptor limit %lu is below "
-                    "--max-clients %lu + 64", (unsigned long)rl.rlim_cur,
-                    s->max_clients);
-    }
+    raise_nofile(s->max_clients);
+    if ((s->rbuf = malloc(s->max_request + NS_OVERHEAD)) == NULL)
+        goto os_error;
+    tick(s);
 
     /* event sources */
     if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
@@ -3031,6 +3421,13 @@ out:
     reap(s);
     close_listeners(s);
     tlspol_ctx_free(s->ctx);
+    while (s->pfree != NULL) {
+        struct pending *p = s->pfree;
+
+        s->pfree = p->next;
+        free(p);
+    }
+    free(s->rbuf);
     if (s->reserve_fd >= 0)
         close(s->reserve_fd);
     if (s->timerfd >= 0)

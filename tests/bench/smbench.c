@@ -1,8 +1,8 @@
 /*
  * smbench.c - socketmap load benchmark (a program, not a test).
  *
- *   smbench [-c CONNS] [-n REQUESTS_PER_CONN] [-d SECONDS] [-k KEY]...
- *           SOCKETPATH [REFPATH]
+ *   smbench [-c CONNS] [-n REQUESTS_PER_CONN] [-d SECONDS] [-r REPS]
+ *           [-p PID] [-P REFPID] [-k KEY]... SOCKETPATH [REFPATH]
  *
  * Opens CONNS connections (default 1, at most 10000) to the UNIX socket
  * SOCKETPATH.  Each connection behaves like Postfix's socketmap client:
@@ -21,9 +21,23 @@
  * are exact to 0.8%, in fixed memory whatever the run length).
  * Reported: requests, qps, p50/p99/p99.9/max latency, reply kinds.
  *
+ * Before the measured runs each server gets every key once, on one
+ * connection and unmeasured, so that the runs see cached answers (give
+ * a key that needs a lookup, e.g. -k example.test, to measure the
+ * verdict cache; the default key needs none).
+ *
  * With REFPATH, the same load then runs against a reference server there
  * (tests/bench/smref, which answers every request with a fixed reply) and
- * "ratio R" is SOCKETPATH's qps over REFPATH's.
+ * "ratio R" is SOCKETPATH's qps over REFPATH's.  -r REPS (default 1, at
+ * most 99) runs both REPS times, alternating which goes first (ABBA:
+ * drift in the machine's load hits both alike), and ends with the
+ * medians of qps and latencies and the median of the ratios (min, max).
+ *
+ * -p PID and -P REFPID name the server processes: their CPU time per
+ * request (/proc/PID/schedstat, nanoseconds) is reported next to
+ * smbench's own (getrusage), so that a run shows which side was busy.
+ * On a machine with fewer cores than the three processes need, a
+ * client or server near 100% of a core is the bottleneck.
  *
  * Every reply must be a netstring (at most 100000 bytes, socketmap_table
  * (5)) whose payload starts with "OK ", is "NOTFOUND " or starts with
@@ -44,6 +58,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <time.h>
@@ -63,6 +78,7 @@
 #define NS_PER_S 1000000000ULL
 #define ERRORS_SHOWN 10
 #define EVENTS_MAX 256
+#define REPS_MAX 99
 
 /* Latency histogram: values below 2^SUB_BITS ns exactly, then
  * 2^SUB_BITS buckets per power of two. */
@@ -101,6 +117,8 @@ struct stats {
     struct hist h;
     uint64_t ok, notfound, temp, errors;
     double secs;
+    double srv_cpu;             /* server CPU seconds; < 0: unknown */
+    double cli_cpu;             /* smbench's own CPU seconds */
 };
 
 struct run {
@@ -404,15 +422,56 @@ connect_unix(const char *path)
     return fd;
 }
 
-/* run_load - the whole load against one server; 0, or -1 on setup error */
+/* proc_cpu - CPU seconds used so far by process pid (the first field of
+ * /proc/PID/schedstat), or -1 when unknown (pid 0, or not readable) */
+static double
+proc_cpu(long pid)
+{
+    char path[64], line[128], *end;
+    unsigned long long ns;
+    FILE *fp;
+    int ok;
+
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof(path), "/proc/%ld/schedstat", pid);
+    if ((fp = fopen(path, "r")) == NULL)
+        return -1;
+    ok = fgets(line, sizeof(line), fp) != NULL;
+    fclose(fp);
+    if (!ok || line[0] < '0' || line[0] > '9')
+        return -1;
+    errno = 0;
+    ns = strtoull(line, &end, 10);
+    if (errno != 0 || (*end != ' ' && *end != '\n'))
+        return -1;
+    return (double)ns / 1e9;
+}
+
+/* self_cpu - CPU seconds used so far by smbench */
+static double
+self_cpu(void)
+{
+    struct rusage ru;
+
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0;
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* run_load - the whole load against one server (process pid, or 0);
+ * 0, or -1 on setup error */
 static int
-run_load(const struct opts *o, const char *path, struct stats *st)
+run_load(const struct opts *o, const char *path, long pid,
+         struct stats *st)
 {
     struct epoll_event evs[EVENTS_MAX];
     struct conn *conns;
     struct run r;
     uint64_t last_scan;
     unsigned long i;
+    double srv0, cli0;
     int rc = -1;
 
     memset(st, 0, sizeof(*st));
@@ -446,6 +505,8 @@ run_load(const struct opts *o, const char *path, struct stats *st)
             goto out;
         }
     }
+    srv0 = proc_cpu(pid);
+    cli0 = self_cpu();
     r.start_ns = r.last_ns = last_scan = now_ns();
     if (o->duration_ns != 0)
         r.deadline_ns = r.start_ns + o->duration_ns;
@@ -476,6 +537,9 @@ run_load(const struct opts *o, const char *path, struct stats *st)
         }
     }
     st->secs = (double)(r.last_ns - r.start_ns) / 1e9;
+    st->cli_cpu = self_cpu() - cli0;
+    st->srv_cpu = srv0 >= 0 && proc_cpu(pid) >= 0 ? proc_cpu(pid) - srv0
+                                                  : -1;
     rc = 0;
 out:
     if (conns != NULL) {
@@ -507,6 +571,56 @@ report(const char *what, const char *path, const struct opts *o,
     printf("  replies: OK %llu, NOTFOUND %llu, TEMP %llu; errors %llu\n",
            (unsigned long long)st->ok, (unsigned long long)st->notfound,
            (unsigned long long)st->temp, (unsigned long long)st->errors);
+    if (st->h.n == 0 || st->secs <= 0)
+        return;
+    printf("  cpu:");
+    if (st->srv_cpu >= 0)
+        printf(" server %.2f us/request (%.0f%% of a core);",
+               st->srv_cpu * 1e6 / (double)st->h.n,
+               100 * st->srv_cpu / st->secs);
+    printf(" client %.2f us/request (%.0f%%)\n",
+           st->cli_cpu * 1e6 / (double)st->h.n,
+           100 * st->cli_cpu / st->secs);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* median - of v[0..n), which is sorted in place */
+static double
+median(double *v, size_t n)
+{
+    qsort(v, n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* summary - medians over the n runs st[0..n) of one server */
+static void
+summary(const char *what, const struct stats *st, size_t n)
+{
+    double q[REPS_MAX], p50[REPS_MAX], p99[REPS_MAX], p999[REPS_MAX];
+    double cpu[REPS_MAX];
+    size_t i, ncpu = 0;
+
+    for (i = 0; i < n; i++) {
+        q[i] = qps(&st[i]);
+        p50[i] = hist_pct(&st[i].h, 50) / 1e3;
+        p99[i] = hist_pct(&st[i].h, 99) / 1e3;
+        p999[i] = hist_pct(&st[i].h, 99.9) / 1e3;
+        if (st[i].srv_cpu >= 0 && st[i].h.n > 0)
+            cpu[ncpu++] = st[i].srv_cpu * 1e6 / (double)st[i].h.n;
+    }
+    printf("median of %zu %s: qps %.0f  p50 %.1f us  p99 %.1f us  "
+           "p99.9 %.1f us", n, what, median(q, n), median(p50, n),
+           median(p99, n), median(p999, n));
+    if (ncpu > 0)
+        printf("  cpu %.2f us/request", median(cpu, ncpu));
+    printf("\n");
 }
 
 static void
@@ -514,13 +628,17 @@ usage(void)
 {
     fprintf(stderr,
             "usage: smbench [-c CONNS] [-n REQUESTS_PER_CONN] [-d SECONDS] "
-            "[-k KEY]...\n"
-            "               SOCKETPATH [REFPATH]\n"
+            "[-r REPS]\n"
+            "               [-p PID] [-P REFPID] [-k KEY]... SOCKETPATH "
+            "[REFPATH]\n"
             "  -c  connections, 1 to %d (default 1)\n"
             "  -n  requests per connection (default 1000 without -d)\n"
             "  -d  duration, 0.1 to %.0f s\n"
+            "  -r  repetitions, alternating server and reference (default "
+            "1, at most %d)\n"
+            "  -p  pid of the server, -P of the reference: CPU per request\n"
             "  -k  key (repeatable, up to %d; default .example.com)\n",
-            CONNS_MAX, DURATION_MAX, KEYS_MAX);
+            CONNS_MAX, DURATION_MAX, REPS_MAX, KEYS_MAX);
     exit(2);
 }
 
@@ -587,21 +705,47 @@ raise_nofile(unsigned long conns)
     return setrlimit(RLIMIT_NOFILE, &rl);
 }
 
+/* warm_up - send every key once on one connection, unmeasured, so that
+ * the measured runs get cached answers; 0 or -1 */
+static int
+warm_up(const struct opts *o, const char *path)
+{
+    struct opts w = *o;
+    struct stats *st = calloc(1, sizeof(*st));
+    int rc;
+
+    if (st == NULL)
+        return -1;
+    w.conns = 1;
+    w.requests = o->nkeys;
+    w.duration_ns = 0;
+    rc = run_load(&w, path, 0, st);
+    if (rc == 0 && st->errors > 0) {
+        fprintf(stderr, "smbench: warm-up of %s failed\n", path);
+        rc = -1;
+    }
+    free(st);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
     struct opts o;
-    struct stats ours, ref;
-    unsigned long v;
+    struct stats *runs[2];
+    double ratios[REPS_MAX];
+    const char *paths[2], *names[2] = { "server", "reference" };
+    long pids[2] = { 0, 0 };
+    unsigned long v, reps = 1, i;
     char *end;
     double d;
-    int ch, nflag = 0, status = 0;
-    size_t i;
+    int ch, nflag = 0, status = 0, nsrv, k;
+    size_t nratio = 0;
 
     memset(&o, 0, sizeof(o));
     o.conns = 1;
     o.requests = UINT64_MAX;
-    while ((ch = getopt(argc, argv, "c:n:d:k:h")) != -1) {
+    while ((ch = getopt(argc, argv, "c:n:d:k:r:p:P:h")) != -1) {
         switch (ch) {
         case 'c':
             if (parse_ulong(optarg, 1, CONNS_MAX, &o.conns) != 0)
@@ -621,6 +765,16 @@ main(int argc, char **argv)
                 usage();
             o.duration_ns = (uint64_t)(d * 1e9);
             break;
+        case 'r':
+            if (parse_ulong(optarg, 1, REPS_MAX, &reps) != 0)
+                usage();
+            break;
+        case 'p':
+        case 'P':
+            if (parse_ulong(optarg, 1, 4194304, &v) != 0)
+                usage();
+            pids[ch == 'P'] = (long)v;
+            break;
         case 'k':
             if (add_key(&o, optarg) != 0) {
                 fprintf(stderr, "smbench: bad key or too many keys: %s\n",
@@ -634,6 +788,9 @@ main(int argc, char **argv)
     }
     if (argc - optind < 1 || argc - optind > 2)
         usage();
+    nsrv = argc - optind;
+    paths[0] = argv[optind];
+    paths[1] = nsrv == 2 ? argv[optind + 1] : NULL;
     if (!nflag && o.duration_ns == 0)
         o.requests = 1000;
     if (o.nkeys == 0 && add_key(&o, ".example.com") != 0)
@@ -644,22 +801,55 @@ main(int argc, char **argv)
         return 1;
     }
     signal(SIGPIPE, SIG_IGN);
-
-    if (run_load(&o, argv[optind], &ours) != 0)
+    runs[0] = calloc(reps, sizeof(struct stats));
+    runs[1] = calloc(reps, sizeof(struct stats));
+    if (runs[0] == NULL || runs[1] == NULL) {
+        perror("smbench");
         return 1;
-    report("server", argv[optind], &o, &ours);
-    if (ours.errors > 0 || ours.h.n == 0)
-        status = 1;
-    if (argc - optind == 2) {
-        if (run_load(&o, argv[optind + 1], &ref) != 0)
+    }
+    for (k = 0; k < nsrv; k++)
+        if (warm_up(&o, paths[k]) != 0)
             return 1;
-        report("reference", argv[optind + 1], &o, &ref);
-        if (ref.errors > 0 || ref.h.n == 0)
-            status = 1;
-        if (qps(&ref) > 0)
-            printf("ratio %.2f\n", qps(&ours) / qps(&ref));
+    for (i = 0; i < reps; i++) {
+        /* ABBA: the reference goes first in every other repetition */
+        int order[2] = { 0, 1 };
+
+        if (nsrv == 2 && i % 2 == 1) {
+            order[0] = 1;
+            order[1] = 0;
+        }
+        for (k = 0; k < nsrv; k++) {
+            int w = order[k];
+            struct stats *st = &runs[w][i];
+
+            if (run_load(&o, paths[w], pids[w], st) != 0)
+                return 1;
+            if (reps > 1)
+                printf("[%lu/%lu] ", i + 1, reps);
+            report(names[w], paths[w], &o, st);
+            if (st->errors > 0 || st->h.n == 0)
+                status = 1;
+        }
+        if (nsrv == 2 && qps(&runs[1][i]) > 0) {
+            ratios[nratio] = qps(&runs[0][i]) / qps(&runs[1][i]);
+            printf("ratio %.2f\n", ratios[nratio++]);
+        }
+    }
+    if (reps > 1) {
+        summary("server runs", runs[0], reps);
+        if (nsrv == 2)
+            summary("reference runs", runs[1], reps);
+        if (nratio > 0) {
+            double med = median(ratios, nratio);
+
+            printf("median ratio %.2f (min %.2f, max %.2f, %zu "
+                   "repetitions)\n", med, ratios[0], ratios[nratio - 1],
+                   nratio);
+        }
     }
     for (i = 0; i < o.nkeys; i++)
         free(o.reqs[i]);
+    free(runs[0]);
+    free(runs[1]);
     return status;
 }

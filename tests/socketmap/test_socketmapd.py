@@ -2,7 +2,8 @@
 """test_socketmapd.py TLSPOL_SOCKETMAPD - tlspol-socketmapd end to end:
 Postfix's own socketmap client (postmap -q) against the test network,
 raw-socket checks of pipelining, malformed netstrings, idle timeout,
-max-clients, 2,000 idle connections, SIGHUP reload, SIGTERM shutdown,
+max-clients, 5,000 idle connections (memory per connection measured),
+overload beyond the default --max-clients, SIGHUP reload, SIGTERM shutdown,
 privilege dropping, systemd socket activation and readiness notification,
 the Prometheus metrics endpoint and the admin socket.  Prints TAP.  The
 network checks need tests/net/with-net.sh; they skip without it unless
@@ -13,6 +14,7 @@ import json
 import os
 import pwd
 import resource
+import select
 import shutil
 import signal
 import socket
@@ -59,13 +61,94 @@ def activate(args, sock):
                 close_fds=False, preexec_fn=to_fd3)
 
 
+def raise_nofile(want):
+    """Raise this process's soft descriptor limit to at least want (up to
+    the hard limit); True if it is that high now."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+        soft = new
+    return soft == resource.RLIM_INFINITY or soft >= want
+
+
+def memory(pid):
+    """Rss, Pss, Private_Dirty and Anonymous of pid in bytes
+    (/proc/PID/smaps_rollup)."""
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            key, _, val = line.partition(":")
+            if key in ("Rss", "Pss", "Private_Dirty", "Anonymous"):
+                out[key] = int(val.split()[0]) * 1024
+    return out
+
+
+def sanitized(pid):
+    """Whether pid runs with AddressSanitizer, whose allocator keeps freed
+    memory in quarantine."""
+    with open(f"/proc/{pid}/maps") as f:
+        return "libasan" in f.read()
+
+
+def nofile_limits(pid):
+    """(soft, hard) "Max open files" of pid, as strings."""
+    with open(f"/proc/{pid}/limits") as f:
+        for line in f:
+            if line.startswith("Max open files"):
+                return tuple(line.split()[3:5])
+    return None
+
+
+def open_conns(path, n):
+    """n connections to the UNIX socket path, or an error string."""
+    conns = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            conns.append(s)
+            s.connect(path)
+    except OSError as e:
+        for c in conns:
+            c.close()
+        return str(e)
+    return conns
+
+
+def closed_ones(conns, want, timeout):
+    """Indexes of the connections in conns that the server closed
+    (end of file, or a reset), waiting until want of them are or the
+    timeout passes; a connection that sends data counts as open."""
+    poller = select.poll()
+    byfd = {}
+    for i, c in enumerate(conns):
+        poller.register(c.fileno(), select.POLLIN)
+        byfd[c.fileno()] = i
+    closed = set()
+    end = time.time() + timeout
+    while len(closed) < want and time.time() < end:
+        for fd, _ in poller.poll(100):
+            i = byfd[fd]
+            try:
+                data = conns[i].recv(1, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue
+            except OSError:
+                data = b""
+            poller.unregister(fd)
+            if not data:
+                closed.add(i)
+    return closed
+
+
 class Server:
     """One tlspol-socketmapd process with its log in a file.  listen=False
     leaves out --listen unix:SOCK; fd3 is a socket passed by socket
-    activation (the caller sets LISTEN_FDS in env)."""
+    activation (the caller sets LISTEN_FDS in env); nofile sets the soft
+    descriptor limit the server starts with."""
 
     def __init__(self, name, args, drop=False, listen=True, env=None,
-                 fd3=None):
+                 fd3=None, nofile=None):
         self.sock = os.path.join(TMP, name + ".sock")
         self.logpath = os.path.join(TMP, name + ".log")
         self.log = open(self.logpath, "w")
@@ -74,6 +157,11 @@ class Server:
         if not drop:
             cmd.append("--no-drop-privileges")
         how = activate(cmd, fd3) if fd3 is not None else dict(args=cmd)
+        if nofile is not None:
+            def lower():
+                hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+            how["preexec_fn"] = lower
         self.proc = subprocess.Popen(**how, stdout=self.log,
                                      stderr=subprocess.STDOUT, env=env)
         self.ready = self.wait_log("ready", 10)
@@ -463,36 +551,136 @@ def raw_checks(srv):
 
 
 def many_clients_check(srv):
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < 4200:
-        resource.setrlimit(resource.RLIMIT_NOFILE,
-                           (min(hard, 8192), hard))
+    """5,000 idle connections to a server with --max-clients 6000: all
+    held, another client answered promptly, memory per connection."""
+    n = 5000
+    if not raise_nofile(2 * n + 1000):
+        check(f"{n} idle connections # SKIP descriptor limit too low",
+              True)
+        return
+    b = srv.connect()
+    ask(b, "postfix dane-ee.test", 5)  # in the verdict cache from now on
+    time.sleep(0.2)
+    m0 = memory(srv.proc.pid)
     t0 = time.time()
-    conns = []
-    try:
-        for _ in range(2000):
-            conns.append(srv.connect())
-    except OSError as e:
-        check("2000 idle connections opened", False, str(e))
-        for c in conns:
-            c.close()
+    conns = open_conns(srv.sock, n)
+    if isinstance(conns, str):
+        check(f"{n} idle connections opened", False, conns)
         return
     t_open = time.time() - t0
-    b = srv.connect()
+    c = srv.connect()
     t1 = time.time()
-    r = ask(b, "postfix enforce.test", 5)
+    r = ask(c, "postfix enforce.test", 5)
     dt = time.time() - t1
-    check(f"2000 idle connections (opened in {t_open:.2f} s): another "
+    check(f"{n} idle connections (opened in {t_open:.2f} s): another "
           f"client answered in {dt * 1000:.0f} ms",
           r is not None and r.startswith("OK secure") and dt < 1.0, (r, dt))
+    t1 = time.time()
+    r = ask(b, "postfix dane-ee.test", 5)
+    dt2 = time.time() - t1
+    check(f"{n} idle connections: a cached answer in {dt2 * 1000:.1f} ms",
+          r == "OK dane-only" and dt2 < 0.1, (r, dt2))
     # the idle ones are still served
     r = ask(conns[1234], "postfix dane-ee.test", 5)
-    check("one of the 2000 connections still answers", r == "OK dane-only")
-    print(f"# measured: 2000 connections opened in {t_open:.3f} s; query "
-          f"with 2000 idle connections: {dt * 1000:.1f} ms")
+    check(f"one of the {n} connections still answers", r == "OK dane-only")
+    time.sleep(0.2)
+    m1 = memory(srv.proc.pid)
+    per = {k: (m1[k] - m0[k]) / (n + 1) for k in m0}
+    check(f"{n} idle connections: at most 1 KiB of memory each (Rss "
+          f"+{per['Rss']:.0f} B, Anonymous +{per['Anonymous']:.0f} B)",
+          per["Rss"] <= 1024 and per["Anonymous"] <= 1024, (m0, m1))
+    print(f"# measured: {n} connections opened in {t_open:.3f} s; a new "
+          f"client answered in {dt * 1000:.1f} ms, a cached answer in "
+          f"{dt2 * 1000:.2f} ms")
+    for k in ("Rss", "Pss", "Private_Dirty", "Anonymous"):
+        print(f"# measured: {k} idle {m0[k] / 1024:.0f} KiB, with {n} "
+              f"idle connections {m1[k] / 1024:.0f} KiB: "
+              f"{per[k]:.0f} bytes per connection")
+    for x in conns:
+        x.close()
+    b.close()
+    c.close()
+
+
+def overload_check():
+    """The default --max-clients (4096) with 5,000 idle connections from a
+    server started with a soft descriptor limit of 1024: the limit is
+    raised to the hard one, 4096 are held, the rest are closed at once
+    and counted, the held ones are answered and, once idle, closed by the
+    idle timeout; memory goes back down."""
+    n, maxc = 5000, 4096
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if (hard != resource.RLIM_INFINITY and hard < maxc + 1000) or \
+            not raise_nofile(n + 1000):
+        check("overload: # SKIP descriptor hard limit too low", True)
+        return
+    mport = free_port()
+    srv = Server("overload", ["--idle-timeout", "4", "--metrics",
+                              f"inet:127.0.0.1:{mport}"], nofile=1024)
+    check("overload server started", srv.ready, srv.text())
+    if not srv.ready:
+        srv.stop()
+        return
+    lim = nofile_limits(srv.proc.pid)
+    check("started with a soft descriptor limit of 1024: raised to the "
+          "hard limit", lim is not None and lim[0] == lim[1]
+          and lim[0] != "1024", lim)
+    m0 = memory(srv.proc.pid)
+    t0 = time.time()
+    conns = open_conns(srv.sock, n)
+    if isinstance(conns, str):
+        check(f"overload: {n} connections made", False, conns)
+        srv.stop()
+        return
+    closed = closed_ones(conns, n - maxc, 10)
+    t_open = time.time() - t0
+    check(f"{n} connections, --max-clients {maxc}: {len(closed)} closed at "
+          f"once ({t_open:.2f} s)", len(closed) == n - maxc, len(closed))
+    held = [c for i, c in enumerate(conns) if i not in closed]
+    t1 = time.time()
+    r = ask(held[-1], "postfix .x.test", 5)
+    dt = time.time() - t1
+    check(f"overload: a held connection answered in {dt * 1000:.1f} ms",
+          r == "NOTFOUND " and dt < 1.0, (r, dt))
+    resp = http_get(mport, "/metrics")
+    m = parse_metrics(resp[2])[0] if resp else {}
+    check(f"overload: {n - maxc} rejected connections counted",
+          m.get('tlspol_connections_rejected_total{reason="max_clients"}')
+          == n - maxc and m.get("tlspol_connections") == maxc
+          and m.get('tlspol_connections_rejected_total{reason="no_fds"}')
+          == 0, m)
+    check("overload: one WARN for the burst",
+          srv.text().count(f"--max-clients {maxc} reached") == 1,
+          srv.text()[-2000:])
+    m1 = memory(srv.proc.pid)
+    # all idle now: the idle timeout (4 s) closes every held connection
+    gone = closed_ones(held, len(held), 12)
+    t_idle = time.time() - t0
+    check(f"overload: all {len(held)} held connections closed by the idle "
+          f"timeout ({t_idle:.1f} s after opening)",
+          len(gone) == len(held), len(gone))
+    time.sleep(1.5)
+    m2 = memory(srv.proc.pid)
+    b = srv.connect()
+    r = ask(b, "postfix .y.test", 5)
+    check("overload: new connections accepted and answered afterwards",
+          r == "NOTFOUND ", r)
+    what = (f"overload: memory back within 256 KiB of idle (Anonymous "
+            f"{m0['Anonymous'] // 1024} -> {m1['Anonymous'] // 1024} -> "
+            f"{m2['Anonymous'] // 1024} KiB)")
+    if sanitized(srv.proc.pid):
+        check(what + " # SKIP ASan keeps freed memory", True)
+    else:
+        check(what, m2["Anonymous"] - m0["Anonymous"] <= 256 * 1024,
+              (m0, m1, m2))
+    print(f"# measured: overload: Rss idle {m0['Rss'] // 1024} KiB, with "
+          f"{maxc} connections {m1['Rss'] // 1024} KiB, after the idle "
+          f"close {m2['Rss'] // 1024} KiB")
+    b.close()
     for c in conns:
         c.close()
-    b.close()
+    check("overload server: SIGTERM exit 0", srv.stop() == 0,
+          srv.text()[-2000:])
 
 
 def idle_checks():
@@ -529,7 +717,9 @@ def idle_checks():
 
 
 def max_clients_check():
-    srv = Server("max", ["--max-clients", "10"])
+    mport = free_port()
+    srv = Server("max", ["--max-clients", "10", "--metrics",
+                         f"inet:127.0.0.1:{mport}"])
     conns = [srv.connect() for _ in range(10)]
     extra = [srv.connect() for _ in range(3)]
     closed = all(closed_by_server(e, 3) for e in extra)
@@ -538,7 +728,17 @@ def max_clients_check():
           srv.text().count("--max-clients 10 reached") == 1, srv.text())
     check("--max-clients: existing clients still answered",
           ask(conns[3], "postfix .x.test") == "NOTFOUND ")
-    for c in conns + extra:
+    resp = http_get(mport, "/metrics")
+    m = parse_metrics(resp[2])[0] if resp else {}
+    check("--max-clients: the 3 closed connections counted",
+          m.get('tlspol_connections_rejected_total{reason="max_clients"}')
+          == 3 and m.get("tlspol_connections") == 10, m)
+    conns[0].close()
+    time.sleep(0.2)
+    again = srv.connect()
+    check("--max-clients: a place freed is taken again",
+          ask(again, "postfix .x.test") == "NOTFOUND ")
+    for c in conns + extra + [again]:
         c.close()
     srv.stop()
 
@@ -701,6 +901,8 @@ def metrics_checks():
         'tlspol_lookup_seconds_bucket{le="+Inf"}': 5,
         "tlspol_lookup_seconds_count": 5,
         "tlspol_connections": 1,
+        'tlspol_connections_rejected_total{reason="max_clients"}': 0,
+        'tlspol_connections_rejected_total{reason="no_fds"}': 0,
         "tlspol_malformed_requests_total": 3,
         'tlspol_reloads_total{result="ok"}': 1,
         'tlspol_reloads_total{result="failed"}': 0,
@@ -711,6 +913,7 @@ def metrics_checks():
              "tlspol_cache_hits_total", "tlspol_lookups_total",
              "tlspol_failopen_total", "tlspol_override_weakens_total",
              "tlspol_lookup_seconds", "tlspol_connections",
+             "tlspol_connections_rejected_total",
              "tlspol_malformed_requests_total", "tlspol_reloads_total"]
     check("metrics: HELP and TYPE for each metric",
           all(meta.get(n) == ["HELP", "TYPE"] for n in names), meta)
@@ -983,7 +1186,7 @@ def main():
     if NET:
         port = free_port()
         srv = Server("main", ["--listen", f"inet:127.0.0.1:{port}",
-                              "--max-clients", "4096"])
+                              "--max-clients", "6000"])
         check("server started (unix + inet)", srv.ready, srv.text())
         if srv.ready:
             postmap_checks(srv, port)
@@ -994,6 +1197,7 @@ def main():
         check("SIGTERM: exit 0", rc == 0, srv.text()[-3000:])
         idle_checks()
         max_clients_check()
+        overload_check()
         sighup_checks()
         activation_checks()
         notify_checks()
