@@ -1359,13 +1359,16 @@ answer_from_cache(struct tlspol_ctx *ctx, const char *domain,
                tlspol_verdict_name(rd->res->published));
     }
     rd->q = q;
-    if (ctx->ready == NULL)
+    /* one wake per batch: a non-empty list was signalled already, and
+     * dispatch drains it whole (also what callbacks append) */
+    if (ctx->ready == NULL) {
         ctx->ready_tail = &ctx->ready;
+        tp_loop_wake(&ctx->loop);
+    }
     *ctx->ready_tail = rd;
     ctx->ready_tail = &rd->next;
     ctx->n_queries++;
     ctx->stats[TLSPOL_STAT_CACHE_HITS]++;
-    tp_loop_wake(&ctx->loop);
     return 1;
 }
 
