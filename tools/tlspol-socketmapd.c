@@ -350,6 +350,10 @@ usage(FILE *fp)
 "                              (default 2592000, 30 days; 0 never)\n"
 "      --cache-file FILE       keep MTA-STS policies in this SQLite file\n"
 "                              (survives restarts and kill -9)\n"
+"      --shared-store URL      share MTA-STS policies with other MTAs in\n"
+"                              Redis: redis://IP[:PORT][/DB] or\n"
+"                              unix:/PATH[?db=N] (a password belongs in\n"
+"                              the --config file: shared_store)\n"
 "  -t, --timeout SECONDS       bound on each DNS query and policy fetch\n"
 "      --dnssec validate|trust-ad   where DNSSEC state comes from\n"
 "      --check-resolver        test the resolver path at start; DANE is\n"
@@ -1838,6 +1842,27 @@ metrics_render(const struct server *s, struct sbuf *b)
                "Answers where a local override weakened the published "
                "policy.",
                tlspol_ctx_stat(s->ctx, TLSPOL_STAT_OVERRIDE_WEAKENS));
+    sb_counter(b, "tlspol_policy_refreshes_total", "counter",
+               "Cached MTA-STS policies fetched again before expiry.",
+               tlspol_ctx_stat(s->ctx, TLSPOL_STAT_REFRESHES));
+    sb_counter(b, "tlspol_policy_refresh_failures_total", "counter",
+               "Refreshes that failed (the cached policy stays in force).",
+               tlspol_ctx_stat(s->ctx, TLSPOL_STAT_REFRESH_FAILURES));
+    sb_counter(b, "tlspol_policy_evictions_total", "counter",
+               "Cached MTA-STS policies dropped as unused.",
+               tlspol_ctx_stat(s->ctx, TLSPOL_STAT_EVICTIONS));
+    sb_counter(b, "tlspol_shared_store_up", "gauge",
+               "1 while the shared store (Redis) answers; 0 while it does "
+               "not, or without one.",
+               tlspol_ctx_stat(s->ctx, TLSPOL_STAT_SHARED_UP));
+    sb_counter(b, "tlspol_shared_store_hits_total", "counter",
+               "MTA-STS policies taken from the shared store instead of "
+               "a fetch.",
+               tlspol_ctx_stat(s->ctx, TLSPOL_STAT_SHARED_HITS));
+    sb_counter(b, "tlspol_shared_store_errors_total", "counter",
+               "Shared-store failures: connects, timeouts, error replies, "
+               "invalid entries.",
+               tlspol_ctx_stat(s->ctx, TLSPOL_STAT_SHARED_ERRORS));
     sb_printf(b, "# HELP tlspol_lookup_seconds Time from the arrival of a "
               "request that starts a lookup to its reply being ready.\n"
               "# TYPE tlspol_lookup_seconds histogram\n");
@@ -2980,6 +3005,7 @@ main(int argc, char **argv)
         { "ca-file", required_argument, NULL, 'c' },
         { "ca-path", required_argument, NULL, 'C' },
         { "cache-file", required_argument, NULL, 1000 },
+        { "shared-store", required_argument, NULL, 1004 },
         { "timeout", required_argument, NULL, 't' },
         { "dnssec", required_argument, NULL, 'D' },
         { "check-resolver", no_argument, NULL, 'K' },
@@ -2999,6 +3025,7 @@ main(int argc, char **argv)
     size_t n_listen = 0, n_preload = 0, k;
     const char *ta = NULL, *ca = NULL, *capath = NULL, *bogus = NULL;
     const char *cachefile = NULL, *metrics = NULL, *admin = NULL;
+    const char *shared = NULL;
     unsigned int refresh_ahead = 86400, evict_idle = 2592000;
     const char *user = NULL, *owner = NULL;
     char *resolvers = NULL;
@@ -3110,6 +3137,7 @@ main(int argc, char **argv)
         case 'c': ca = optarg; break;
         case 'C': capath = optarg; break;
         case 1000: cachefile = optarg; break;
+        case 1004: shared = optarg; break;
         case 1010:
         case 1011: {
             unsigned long v;
@@ -3232,6 +3260,7 @@ main(int argc, char **argv)
         (ca && tlspol_ctx_set_ca_file(s->ctx, ca)) ||
         (capath && tlspol_ctx_set_ca_path(s->ctx, capath)) ||
         (cachefile && tlspol_ctx_set_cache_file(s->ctx, cachefile)) ||
+        (shared && tlspol_ctx_set_shared_store(s->ctx, shared)) ||
         (s->timeout_ms && tlspol_ctx_set_timeout(s->ctx, s->timeout_ms)) ||
         (trust_ad && tlspol_ctx_set_dnssec_mode(s->ctx,
                                                 TLSPOL_DNSSEC_TRUST_AD))) {
