@@ -1325,39 +1325,53 @@ tp_refresh_tick(struct tp_timer *t)
                    (ctx->rng >> 8) % (ctx->refresh_period_ms / 4 + 1));
 }
 
-/* answer_from_cache - queue q with a copy of a cached result; the
- * callback still runs from dispatch.  1 if answered, 0 if not cached */
-static int
-answer_from_cache(struct tlspol_ctx *ctx, const char *domain,
-                  struct tlspol_query *q)
+/* cache_hit - a new result for domain from the verdict cache, with the
+ * bookkeeping of a hit (counter, the policy's last use, the weakening
+ * override's warning); NULL when not cached or out of memory */
+static tlspol_result *
+cache_hit(struct tlspol_ctx *ctx, const char *domain)
 {
     int64_t now = (int64_t)time(NULL);
     struct tp_vc_entry *e = vc_get(ctx, domain, now);
-    struct tp_ready *rd;
+    struct tp_sts_entry *se;
+    tlspol_result *res;
 
-    if (e == NULL)
-        return 0;
-    rd = tp_calloc(1, sizeof(*rd));
-    if (rd == NULL || (rd->res = tp_result_hit(e->tmpl, now - e->stored,
-                                               e->expires - now)) == NULL) {
-        tp_free(rd);
-        return 0; /* look it up instead */
-    }
-    {
-        /* a hit uses the domain's cached policy too (idle eviction) */
-        struct tp_sts_entry *se = tp_sts_cache_get(&ctx->sts_cache, domain);
-
-        if (se != NULL)
-            se->used_at = now;
-    }
-    if (rd->res->weakens) {
+    if (e == NULL ||
+        (res = tp_result_hit(e->tmpl, now - e->stored, e->expires - now)) ==
+            NULL)
+        return NULL;
+    /* a hit uses the domain's cached policy too (idle eviction) */
+    if ((se = tp_sts_cache_get(&ctx->sts_cache, domain)) != NULL)
+        se->used_at = now;
+    if (res->weakens) {
         /* logged and counted each time the override is used */
         ctx->stats[TLSPOL_STAT_OVERRIDE_WEAKENS]++;
         tp_log(ctx, TLSPOL_LOG_WARN, TP_MSG_OVERRIDE_WEAKENS, "%s: local "
                "override %s weakens the published %s", domain,
-               tp_level_name(rd->res->local_level),
-               tlspol_verdict_name(rd->res->published));
+               tp_level_name(res->local_level),
+               tlspol_verdict_name(res->published));
     }
+    ctx->stats[TLSPOL_STAT_CACHE_HITS]++;
+    return res;
+}
+
+/* answer_from_cache - queue q with a cached result; the callback still
+ * runs from dispatch.  1 if answered, 0 if not cached (or no memory:
+ * look it up instead) */
+static int
+answer_from_cache(struct tlspol_ctx *ctx, const char *domain,
+                  struct tlspol_query *q)
+{
+    tlspol_result *res = cache_hit(ctx, domain);
+    struct tp_ready *rd;
+
+    if (res == NULL)
+        return 0;
+    if ((rd = tp_calloc(1, sizeof(*rd))) == NULL) {
+        tlspol_result_free(res);
+        return 0;
+    }
+    rd->res = res;
     rd->q = q;
     /* one wake per batch: a non-empty list was signalled already, and
      * dispatch drains it whole (also what callbacks append) */
@@ -1368,8 +1382,31 @@ answer_from_cache(struct tlspol_ctx *ctx, const char *domain,
     *ctx->ready_tail = rd;
     ctx->ready_tail = &rd->next;
     ctx->n_queries++;
-    ctx->stats[TLSPOL_STAT_CACHE_HITS]++;
     return 1;
+}
+
+TP_EXPORT tlspol_status
+tlspol_resolve_cached(tlspol_ctx *ctx, const char *domain,
+                      tlspol_result **out)
+{
+    char norm[TP_DOMAIN_MAX + 1];
+    struct tp_err err;
+
+    if (out != NULL)
+        *out = NULL;
+    if (ctx == NULL)
+        return TLSPOL_ERR_INVAL;
+    if (domain == NULL || out == NULL) {
+        tp_ctx_seterr(ctx, "%s is NULL", domain ? "out" : "domain");
+        return TLSPOL_ERR_INVAL;
+    }
+    if (tp_domain_normalize(domain, strnlen(domain, TP_DOMAIN_INPUT_MAX + 1),
+                            norm, &err) != TP_OK) {
+        tp_ctx_seterr(ctx, "%s", err.msg);
+        return TLSPOL_ERR_INVAL;
+    }
+    *out = cache_hit(ctx, norm);
+    return TLSPOL_OK;
 }
 
 TP_EXPORT tlspol_status

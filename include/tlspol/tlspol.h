@@ -547,6 +547,22 @@ TLSPOL_EXPORT tlspol_status
 tlspol_resolve_sync(tlspol_ctx *ctx, const char *domain,
                     tlspol_result **out);
 
+/**
+ * Answer from the verdict cache only, at once: no lookup starts, no
+ * callback runs, nothing waits.  For servers whose hot path is cached
+ * answers: try this first, and tlspol_resolve() when *out is NULL.  A
+ * hit counts, logs and refreshes the cached policy's use exactly as a
+ * cached tlspol_resolve() does.
+ * @param[out] out the cached result (Ownership: the caller's), or NULL
+ *             when the domain has none.
+ * @return TLSPOL_OK (cached or not); TLSPOL_ERR_INVAL for an invalid
+ *         domain (see tlspol_ctx_errmsg()).
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_resolve_cached(tlspol_ctx *ctx, const char *domain,
+                      tlspol_result **out);
+
 /* ------------------------------------------------------------------ */
 /* Results                                                            */
 

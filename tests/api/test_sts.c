@@ -426,6 +426,33 @@ Test(cache, second_lookup_is_answered_from_the_verdict_cache)
     ASSERT_NO_LEAKS();
 }
 
+Test(cache, resolve_cached_answers_only_from_the_cache)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    tlspol_result *r = (tlspol_result *)1;
+
+    cr_assert_eq(tlspol_resolve_cached(ctx, "enforce.test", &r), TLSPOL_OK);
+    cr_assert_null(r, "nothing cached yet, and no lookup started");
+    cr_assert_eq(tlspol_ctx_pending(ctx), 0);
+    cr_assert_eq(tlspol_resolve_cached(ctx, "a..test", &r), TLSPOL_ERR_INVAL);
+    cr_assert(strstr(tlspol_ctx_errmsg(ctx), "empty label") != NULL);
+    cr_assert_eq(tlspol_resolve_cached(ctx, NULL, &r), TLSPOL_ERR_INVAL);
+    cr_assert_eq(tlspol_resolve_cached(ctx, "enforce.test", NULL),
+                 TLSPOL_ERR_INVAL);
+    tlspol_result_free(resolve1(ctx, "enforce.test"));
+    cr_assert_eq(tlspol_resolve_cached(ctx, "ENFORCE.test.", &r), TLSPOL_OK);
+    cr_assert_not_null(r);
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_STS_ENFORCE);
+    cr_assert_str_eq(tlspol_result_postfix_policy(r, 0), "OK secure "
+                     "match=mx1.enforce.test servername=hostname");
+    cr_assert(has_trace(r, "cache: result of a lookup"));
+    cr_assert_eq(tlspol_ctx_stat(ctx, TLSPOL_STAT_CACHE_HITS), 1);
+    cr_assert_eq(tlspol_ctx_pending(ctx), 0, "no callback queued");
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+    ASSERT_NO_LEAKS();
+}
+
 Test(cache, tempfail_is_not_cached)
 {
     tlspol_ctx *ctx = net_ctx(3000);
