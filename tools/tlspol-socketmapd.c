@@ -28,10 +28,8 @@
  *
  * Per-request path (cached answers): one recv into the server's single
  * read buffer, a request record from a free list (key and reply inline),
- * tlspol_resolve, then tlspol_ctx_dispatch in the same loop iteration
- * (not one epoll round later): at once for the first connection of the
- * iteration that started a lookup, so that its client gets back to work
- * while the server goes on, and once at the end for all the others.
+ * tlspol_resolve_cached answering at once (only a request that needs a
+ * lookup goes through tlspol_resolve and, later, the library's fd).
  * The reply is sent straight from the request record when nothing is
  * buffered for that connection.  No
  * malloc, no epoll_ctl and no clock read per request.  Log lines to
@@ -289,8 +287,6 @@ struct server {
                                    NS_OVERHEAD bytes, owned */
     uint64_t now_us;            /* monotonic time of this iteration */
     time_t now;                 /* the same in seconds */
-    int dispatch_due;           /* a lookup started, not dispatched */
-    int dispatched_early;       /* this iteration dispatched one early */
     size_t closed_since_trim;   /* connections closed since malloc_trim */
     int reserve_fd;             /* spare fd for EMFILE */
     int overload_logged;
@@ -304,6 +300,7 @@ struct server {
 static const char *progname = "tlspol-socketmapd";
 static int use_syslog;
 static int log_max = TLSPOL_LOG_INFO; /* our own messages */
+static int log_decisions = 1;         /* the INFO line per decision */
 static char log_buf[LOG_BUF_SIZE];    /* stderr's buffer (log_flush) */
 static int log_unflushed;             /* stderr has buffered lines */
 
@@ -368,6 +365,7 @@ usage(FILE *fp)
 "      --log stderr|syslog     where to log (default stderr; syslog\n"
 "                              uses facility mail)\n"
 "  -v, --verbose               more logging (repeat for debug)\n"
+"      --quiet                 no INFO line per decision\n"
 "  -h, --help                  this text\n"
 "  -V, --version               print the version\n"
 "\n"
@@ -1202,23 +1200,24 @@ observe(struct metrics *m, uint64_t t0, uint64_t now)
     m->sum_us += dt;
 }
 
-/* on_result - library callback: record the reply; no I/O here */
-static void
-on_result(tlspol_status status, tlspol_result *res, void *ud)
+/* answer - record p's reply for a finished lookup (res is freed), with
+ * its metrics and decision log line; no I/O here.  0, or -1 when no
+ * reply could be stored (the connection is closed when serviced). */
+static int
+answer(struct server *s, struct pending *p, tlspol_status status,
+       tlspol_result *res)
 {
-    struct pending *p = ud;
-    struct server *s = the_server;
     char key[LOG_KEY_MAX * 4 + 8];
     const char *text;
     char buf[512];
+    int rc = 0;
 
-    p->q = NULL;
     observe(&s->m, p->t0, s->now_us);
     if (status != TLSPOL_OK || res == NULL) {
         s->m.errors++;
         snprintf(buf, sizeof(buf), "TEMP %s", tlspol_strerror(status));
         text = buf;
-        if (log_on(TLSPOL_LOG_INFO)) {
+        if (log_decisions && log_on(TLSPOL_LOG_INFO)) {
             show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
             log_msg(TLSPOL_LOG_INFO, "%s: lookup failed: %s -> %.80s", key,
                     tlspol_strerror(status), text);
@@ -1231,7 +1230,7 @@ on_result(tlspol_status status, tlspol_result *res, void *ud)
         text = tlspol_result_postfix_policy(res, p->compat);
         if (text == NULL)
             text = "TEMP out of memory";
-        if (log_on(TLSPOL_LOG_INFO)) {
+        if (log_decisions && log_on(TLSPOL_LOG_INFO)) {
             show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
             log_msg(TLSPOL_LOG_INFO, "%s: %s (%s): %s -> %.80s", key,
                     tlspol_verdict_name(v),
@@ -1244,9 +1243,21 @@ on_result(tlspol_status status, tlspol_result *res, void *ud)
         /* the connection will be closed when it is serviced */
         p->reply = NULL;
         p->done = 1;
+        rc = -1;
     }
     tlspol_result_free(res);
-    mark_ready(s, p->conn);
+    return rc;
+}
+
+/* on_result - the library's callback for a lookup */
+static void
+on_result(tlspol_status status, tlspol_result *res, void *ud)
+{
+    struct pending *p = ud;
+
+    p->q = NULL;
+    answer(the_server, p, status, res);
+    mark_ready(the_server, p->conn);
 }
 
 /* skip_reason - why key gets NOTFOUND without a lookup, or NULL
@@ -1286,6 +1297,7 @@ handle_request(struct server *s, struct conn *c, const uint8_t *req,
     const char *why;
     char text[512], shown[NAME_SHOW_MAX * 4 + 8], peer[PEER_MAX];
     char key[LOG_KEY_MAX * 4 + 8];
+    tlspol_result *res;
     tlspol_status st;
 
     if ((p = pending_get(s, c)) == NULL)
@@ -1347,11 +1359,13 @@ handle_request(struct server *s, struct conn *c, const uint8_t *req,
         }
         return set_reply(p, "NOTFOUND ");
     }
+    /* cached answers at once, without the library's dispatch round */
+    if (tlspol_resolve_cached(s->ctx, p->key, &res) == TLSPOL_OK &&
+        res != NULL)
+        return answer(s, p, TLSPOL_OK, res);
     st = tlspol_resolve(s->ctx, p->key, on_result, p, &p->q);
-    if (st == TLSPOL_OK) {
-        s->dispatch_due = 1; /* a cached answer is ready at once */
+    if (st == TLSPOL_OK)
         return 0;
-    }
     p->q = NULL;
     show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
     if (st == TLSPOL_ERR_INVAL) {
@@ -2839,22 +2853,6 @@ dispatch(struct server *s)
     service_ready(s);
 }
 
-/* dispatch_early - after the first connection of this iteration that
- * started a lookup: answer it now rather than with the rest at the end.
- * A client served early works on while the server goes on; waiting for
- * the whole batch left client and server taking turns (at 8 connections
- * with client and server on two cores: 0.25 of the reference's qps
- * against 0.45 this way; unchanged with both on one core). */
-static void
-dispatch_early(struct server *s)
-{
-    if (!s->dispatch_due || s->dispatched_early)
-        return;
-    s->dispatch_due = 0;
-    s->dispatched_early = 1;
-    dispatch(s);
-}
-
 /* run - the event loop; EX_OK or EX_SETUP */
 static int
 run(struct server *s)
@@ -2885,7 +2883,6 @@ run(struct server *s)
             return EX_SETUP;
         }
         tick(s);
-        s->dispatched_early = 0;
         /* the library first, so that replies go out in this round */
         for (i = 0; i < n; i++) {
             struct ev *ev = evs[i].data.ptr;
@@ -2928,7 +2925,6 @@ run(struct server *s)
                     conn_close(s, c);
                 } else if (evs[i].events & EPOLLIN) {
                     conn_read(s, c);
-                    dispatch_early(s);
                 } else if (evs[i].events & EPOLLOUT) {
                     conn_service(s, c);
                 }
@@ -2971,13 +2967,6 @@ run(struct server *s)
                 break;
             }
         }
-        /* The other requests of this round that started a lookup: a
-         * cached answer is queued already, so dispatch now rather than
-         * after one more epoll_wait for the library's fd. */
-        if (s->dispatch_due) {
-            s->dispatch_due = 0;
-            dispatch(s);
-        }
         reap(s);
     }
 }
@@ -3015,6 +3004,7 @@ main(int argc, char **argv)
         { "foreground", no_argument, NULL, 'F' },
         { "log", required_argument, NULL, 'L' },
         { "verbose", no_argument, NULL, 'v' },
+        { "quiet", no_argument, NULL, 1005 },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
@@ -3030,7 +3020,7 @@ main(int argc, char **argv)
     const char *user = NULL, *owner = NULL;
     char *resolvers = NULL;
     int trust_ad = 0, check = 0, no_drop = 0, allow_remote = 0;
-    int verbose = 0, c, rc = EX_SETUP, n_act;
+    int verbose = 0, quiet = 0, c, rc = EX_SETUP, n_act;
     unsigned long mode = 0666, admin_mode = 0600;
     uid_t own_uid = (uid_t)-1;
     gid_t own_gid = (gid_t)-1;
@@ -3189,6 +3179,7 @@ main(int argc, char **argv)
             }
             break;
         case 'v': verbose++; break;
+        case 1005: quiet = 1; break;
         case 'h':
             usage(stdout);
             free(resolvers);
@@ -3232,6 +3223,7 @@ main(int argc, char **argv)
     }
     if (verbose >= 2)
         log_max = TLSPOL_LOG_DEBUG;
+    log_decisions = !quiet;
     notify_init(s);
 
     /* the resolver context */

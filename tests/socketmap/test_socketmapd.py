@@ -743,6 +743,18 @@ def max_clients_check():
     srv.stop()
 
 
+def quiet_check():
+    srv = Server("quiet", ["--quiet"])
+    c = srv.connect()
+    r1 = ask(c, "postfix dane-ee.test")
+    r2 = ask(c, "postfix dane-ee.test")
+    c.close()
+    srv.stop()
+    check("--quiet: answers, and no line per decision",
+          r1 == r2 == "OK dane-only" and "dane-ee.test" not in srv.text()
+          and "ready" in srv.text(), (r1, r2, srv.text()))
+
+
 def sighup_checks():
     cfg = os.path.join(TMP, "hup.yaml")
     with open(cfg, "w") as f:
@@ -1197,6 +1209,7 @@ def main():
         check("SIGTERM: exit 0", rc == 0, srv.text()[-3000:])
         idle_checks()
         max_clients_check()
+        quiet_check()
         overload_check()
         sighup_checks()
         activation_checks()
