@@ -31,11 +31,10 @@
  * tlspol_resolve_cached answering at once (only a request that needs a
  * lookup goes through tlspol_resolve and, later, the library's fd).
  * The reply is sent straight from the request record when nothing is
- * buffered for that connection.  No
- * malloc, no epoll_ctl and no clock read per request.  Log lines to
- * stderr are buffered and written before the next reply goes out (one
- * write per dispatch batch), before the loop waits, and at once for
- * warnings and errors.  A connection holds memory beyond its struct conn
+ * buffered for that connection.  No malloc, no epoll_ctl and no clock
+ * read per request.  Log lines to stderr are buffered and written once
+ * per loop iteration, before the loop waits (or when the buffer fills),
+ * and at once for warnings and errors.  A connection holds memory beyond its struct conn
  * only while it has a partial request (an input buffer grown on demand)
  * or unsent output.  After TRIM_CONNS connections closed, malloc_trim
  * gives the freed pages back.
@@ -377,9 +376,8 @@ usage(FILE *fp)
             progname);
 }
 
-/* log_flush - write the buffered log lines to stderr: before a reply
- * goes out (so a decision is logged before Postfix sees it), before the
- * loop waits, and at once for warnings and errors */
+/* log_flush - write the buffered log lines to stderr: before the loop
+ * waits, and at once for warnings and errors */
 static void
 log_flush(void)
 {
@@ -448,6 +446,48 @@ log_msg(tlspol_log_level lvl, const char *fmt, ...)
     va_start(ap, fmt);
     vlog_msg(lvl, fmt, ap);
     va_end(ap);
+}
+
+/* put - append n bytes of s to line[*o..size-1), cutting what does not
+ * fit (one byte stays free for the newline) */
+static void
+put(char *line, size_t size, size_t *o, const char *s, size_t n)
+{
+    if (n > size - 1 - *o)
+        n = size - 1 - *o;
+    memcpy(line + *o, s, n);
+    *o += n;
+}
+
+/* log_decision - the INFO line of one decision, "KEY: VERDICT (SOURCE):
+ * REASON -> REPLY" (the reply cut at 80 bytes), to stderr assembled
+ * without printf: it runs once per query */
+static void
+log_decision(const char *key, const char *verdict, const char *source,
+             const char *reason, const char *reply)
+{
+    char line[LOG_LINE_MAX];
+    size_t o = 0, rl = strlen(reply);
+
+    if (use_syslog) {
+        log_msg(TLSPOL_LOG_INFO, "%s: %s (%s): %s -> %.80s", key, verdict,
+                source, reason, reply);
+        return;
+    }
+    put(line, sizeof(line), &o, progname, strlen(progname));
+    put(line, sizeof(line), &o, ": info: ", 8);
+    put(line, sizeof(line), &o, key, strlen(key));
+    put(line, sizeof(line), &o, ": ", 2);
+    put(line, sizeof(line), &o, verdict, strlen(verdict));
+    put(line, sizeof(line), &o, " (", 2);
+    put(line, sizeof(line), &o, source, strlen(source));
+    put(line, sizeof(line), &o, "): ", 3);
+    put(line, sizeof(line), &o, reason, strlen(reason));
+    put(line, sizeof(line), &o, " -> ", 4);
+    put(line, sizeof(line), &o, reply, rl < 80 ? rl : 80);
+    line[o++] = '\n';
+    fwrite(line, 1, o, stderr);
+    log_unflushed = 1;
 }
 
 /* lib_log - the library's log callback */
@@ -1232,10 +1272,9 @@ answer(struct server *s, struct pending *p, tlspol_status status,
             text = "TEMP out of memory";
         if (log_decisions && log_on(TLSPOL_LOG_INFO)) {
             show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
-            log_msg(TLSPOL_LOG_INFO, "%s: %s (%s): %s -> %.80s", key,
-                    tlspol_verdict_name(v),
-                    tlspol_source_name(tlspol_result_source(res)),
-                    tlspol_result_reason(res), text);
+            log_decision(key, tlspol_verdict_name(v),
+                         tlspol_source_name(tlspol_result_source(res)),
+                         tlspol_result_reason(res), text);
         }
     }
     if (set_reply(p, text) != 0 &&
@@ -1604,7 +1643,6 @@ conn_service(struct server *s, struct conn *c)
                 rc != 0)
                 goto close;
         }
-        log_flush(); /* the lines about these replies first */
         if (!full && c->outlen == c->outoff) {
             int r = send_direct(s, c, &progress);
 
