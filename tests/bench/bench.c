@@ -4,7 +4,9 @@
  *   bench parse                 parser throughput (policy body, TXT, domain)
  *   bench resolve [-n N] [-c C] [-t MS] [-A] DOMAIN...
  *   bench cached [-n N] DOMAIN...   lookups answered from the verdict
- *                               cache (after one warm-up lookup each)
+ *                               cache (after one warm-up lookup each):
+ *                               tlspol_resolve batched and one at a time,
+ *                               and tlspol_resolve_cached
  *   bench mem [-n N] [-c C] [-A] [PATTERN]
  *                               RSS per cached result: N distinct names,
  *                               PATTERN with "{}" replaced by 0..N-1
@@ -383,6 +385,18 @@ bench_cached(int argc, char **argv)
         lat[k] = now_s() - s;
     }
     report("cached lookup, one at a time", lat, rounds, now_s() - t0);
+    t0 = now_s();
+    for (k = 0; k < rounds; k++) {
+        double s = now_s();
+        tlspol_result *r = NULL;
+
+        tlspol_resolve_cached(ctx, argv[optind + k % (size_t)nd], &r);
+        if (r == NULL)
+            return 1; /* every name was looked up above */
+        tlspol_result_free(r);
+        lat[k] = now_s() - s;
+    }
+    report("tlspol_resolve_cached", lat, rounds, now_s() - t0);
     printf("cache hits %llu\n", (unsigned long long)tlspol_ctx_stat(
                ctx, TLSPOL_STAT_CACHE_HITS));
     free(lat);
