@@ -388,6 +388,18 @@ class TestResolve(unittest.TestCase):
             self.assertIn("enforce.test", export["policies"])
             self.assertTrue(cache.exists())
 
+    def test_resolve_cached(self) -> None:
+        with net_context() as ctx:
+            self.assertIsNone(ctx.resolve_cached("enforce.test"))
+            self.assertEqual(ctx.pending, 0)
+            ctx.resolve("enforce.test")
+            r = ctx.resolve_cached("ENFORCE.test.")
+            assert r is not None
+            self.assertEqual(r.verdict, Verdict.STS_ENFORCE)
+            self.assertTrue(r.trace[-1].startswith("cache: result"))
+            with self.assertRaises(tlspol.InvalidArgumentError):
+                ctx.resolve_cached("a..test")
+
     def test_purge(self) -> None:
         with net_context() as ctx:
             ctx.resolve("enforce.test")

@@ -336,6 +336,20 @@ class Context:
                 raise self._error(status)
         return Result(out)
 
+    def resolve_cached(self, domain: str) -> Result | None:
+        """The result from the verdict cache, or None when *domain* has
+        none; never starts a lookup and never blocks.
+
+        :raises InvalidArgumentError: an invalid domain.
+        """
+        name = _cstr(domain, "domain")
+        out = ResultP()
+        with self._lock:
+            status = lib.tlspol_resolve_cached(self._ptr(), name, byref(out))
+            if status:
+                raise self._error(status)
+        return Result(out) if out else None
+
     async def resolve_async(self, domain: str) -> Result:
         """As :meth:`resolve`, without blocking the event loop: the
         context's file descriptor is watched with ``loop.add_reader``

@@ -73,6 +73,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
                                POINTER(QueryP)]),
     "tlspol_query_cancel": (c_int, [QueryP]),
     "tlspol_resolve_sync": (c_int, [CtxP, c_char_p, POINTER(ResultP)]),
+    "tlspol_resolve_cached": (c_int, [CtxP, c_char_p, POINTER(ResultP)]),
     "tlspol_result_free": (None, [_R]),
     "tlspol_result_verdict": (c_int, [_R]),
     "tlspol_result_tls_required": (c_int, [_R]),
