@@ -284,6 +284,8 @@ tp_dns_set_mode(struct tlspol_ctx *ctx, enum tp_dnssec_mode mode)
     getdns_dict_destroy(ctx->gd_ext);
     ctx->gd_ext = ext;
     ext = NULL;
+    if (ctx->dnssec_mode != mode)
+        tp_dns_cache_free(ctx); /* its DNSSEC states came the old way */
     ctx->dnssec_mode = mode;
     rc = 0;
 out:
