@@ -7,7 +7,8 @@
 Prints the median over 7 runs of the cost of one call, for: a Python
 function call (baseline); a no-op C call through ctypes
 (tlspol_verdict_name); a Result getter; a verdict-cache hit resolved
-synchronously through bare ctypes and through Context.resolve; and
+synchronously through bare ctypes and through Context.resolve, and
+through Context.resolve_cached; and
 cache hits through Context.resolve_async, one at a time and 100 at once,
 and asyncio's own cost for 100 futures at once without the library.
 Compare with the C figure of ``build-test/tests/bench cached``.
@@ -81,6 +82,10 @@ def main() -> None:
         for _ in range(n):
             ctx.resolve(DOMAIN)
 
+    def cached_probes(n: int) -> None:
+        for _ in range(n):
+            ctx.resolve_cached(DOMAIN)
+
     def async_resolves(n: int) -> None:
         async def run() -> None:
             for _ in range(n):
@@ -112,6 +117,8 @@ def main() -> None:
     report("cached resolve, bare ctypes (resolve_sync+free)",
            per_call(bare_resolves, 10**5))
     report("cached resolve, Context.resolve", per_call(resolves, 10**5))
+    report("cached answer, Context.resolve_cached",
+           per_call(cached_probes, 10**5))
     report("cached resolve, resolve_async one at a time",
            per_call(async_resolves, 10**4))
     report("cached resolve, resolve_async 100 at once",
