@@ -22,7 +22,7 @@
 
 struct tp_dc_entry {
     struct tp_dc_entry *next;
-    uint64_t stored, expires;      /* monotonic ms */
+    uint64_t expires;              /* monotonic ms */
     struct tp_dns_answer a;        /* owned deep copy */
     uint16_t qtype;
     char name[];                   /* lowercase */
@@ -147,28 +147,10 @@ tp_dns_cache_put(struct tlspol_ctx *ctx, const char *name, uint16_t qtype,
     }
     e->qtype = qtype;
     memcpy(e->name, name, len + 1);
-    e->stored = now;
     e->expires = now + (uint64_t)ttl * 1000;
     e->next = *head;
     *head = e;
     c->n++;
-}
-
-void
-tp_dns_cache_forget(struct tlspol_ctx *ctx, const char *name)
-{
-    struct tp_dns_cache *c = ctx->dcache;
-    struct tp_dc_entry **pp, *e;
-
-    if (c == NULL)
-        return;
-    for (pp = &c->bucket[tp_name_hash(name) % DC_BUCKETS];
-         (e = *pp) != NULL;) {
-        if (strcmp(e->name, name) == 0)
-            drop(c, pp);
-        else
-            pp = &e->next;
-    }
 }
 
 void

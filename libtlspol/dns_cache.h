@@ -19,8 +19,6 @@ int tp_dns_cache_get(struct tlspol_ctx *ctx, const char *name,
 /* tp_dns_cache_put - keep a copy of a final, trustworthy answer */
 void tp_dns_cache_put(struct tlspol_ctx *ctx, const char *name,
                       uint16_t qtype, const struct tp_dns_answer *a);
-/* tp_dns_cache_forget - drop every answer for name */
-void tp_dns_cache_forget(struct tlspol_ctx *ctx, const char *name);
 /* tp_dns_cache_free - drop everything */
 void tp_dns_cache_free(struct tlspol_ctx *ctx);
 

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "dns_cache.h"
 #include "domain.h"
 #include "internal.h"
 #include "msgid.h"
@@ -896,13 +895,6 @@ tlspol_ctx_purge(tlspol_ctx *ctx, const char *domain, int *found)
     }
     tp_store_delete(ctx, norm);
     tp_shared_delete(ctx, norm);
-    tp_dns_cache_forget(ctx, norm);
-    if (strlen(norm) <= TP_DOMAIN_MAX - 9) {
-        char txt[TP_DOMAIN_MAX + 1];
-
-        snprintf(txt, sizeof(txt), "_mta-sts.%s", norm);
-        tp_dns_cache_forget(ctx, txt);
-    }
     for (i = 0; i < ctx->n_fails; i++)
         if (strcmp(ctx->fails[i].domain, norm) == 0) {
             fail_clear(ctx, norm);

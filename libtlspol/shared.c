@@ -763,7 +763,7 @@ tp_shared_put(struct tlspol_ctx *ctx, const struct tp_sts_entry *e)
     if (s == NULL || s->ac == NULL)
         return;
     mx[0] = '\0';
-    for (i = 0; i < e->pol.n_mx; i++)
+    for (i = 0; i < e->pol.n_mx && used < sizeof(mx); i++)
         used += (size_t)snprintf(mx + used, sizeof(mx) - used, "%s%s",
                                  i ? "\n" : "", e->pol.mx[i]);
     if (used >= sizeof(mx))
