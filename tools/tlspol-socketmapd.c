@@ -32,9 +32,11 @@
  * lookup goes through tlspol_resolve and, later, the library's fd).
  * The reply is sent straight from the request record when nothing is
  * buffered for that connection.  No malloc, no epoll_ctl and no clock
- * read per request.  Log lines to stderr are buffered and written once
- * per loop iteration, before the loop waits (or when the buffer fills),
- * and at once for warnings and errors.  A connection holds memory beyond its struct conn
+ * read per request; connections are edge-triggered, so a connection
+ * costs the kernel one poll per event, not two.  Log lines are built in
+ * place in one buffer and written to stderr with one write(2) when it
+ * fills or its oldest line is LOG_FLUSH_US old, and at once for warnings
+ * and errors.  A connection holds memory beyond its struct conn
  * only while it has a partial request (an input buffer grown on demand)
  * or unsent output.  After TRIM_CONNS connections closed, malloc_trim
  * gives the freed pages back.
@@ -115,7 +117,8 @@
 #define IN_MIN 256              /* first size of a connection's input
                                    buffer (partial requests only) */
 #define IOV_BATCH 16            /* replies per sendmsg */
-#define LOG_BUF_SIZE 16384      /* stderr buffer, flushed per iteration */
+#define LOG_BUF_SIZE 65536      /* log lines not yet written to stderr */
+#define LOG_FLUSH_US 100000     /* INFO/DEBUG lines wait at most this */
 #define TRIM_CONNS 1024         /* closed connections between trims */
 #define LISTEN_MAX 16           /* --listen */
 #define LISTEN_FDS_MAX 64       /* sockets from systemd (LISTEN_FDS) */
@@ -130,6 +133,8 @@
 #define ADMIN_IDLE_SEC 10       /* admin connection idle timeout */
 #define ADMIN_OUT_MAX (16 * 1024 * 1024) /* one admin reply ("dump") */
 #define NVERDICT (TLSPOL_VERDICT_LOCAL + 1)
+#define NSOURCE (TLSPOL_SOURCE_STS_CACHE + 1)
+#define HIT_MID_MAX 80          /* ": VERDICT (SOURCE, cached) -> " */
 #define NBUCKET 9               /* finite histogram buckets */
 #define SOCK_NAME_MAX 480       /* sock_name(): a unix path, escaped */
 #define PRELOAD_MAX 16          /* --preload */
@@ -239,7 +244,8 @@ union peer_addr {
 struct conn {
     struct ev ev;
     uint32_t events;            /* current epoll interest */
-    int in_ready;               /* on the ready list */
+    unsigned int in_ready : 1;  /* on the ready list */
+    unsigned int rd : 1;        /* the socket may hold unread input */
     union peer_addr peer;       /* for logs: conn_peer() */
     uint8_t *in;                /* unparsed input (incap bytes), owned;
                                    NULL while there is none */
@@ -296,12 +302,14 @@ struct server {
     unsigned int timeout_ms;
 };
 
-static const char *progname = "tlspol-socketmapd";
+static const char progname[] = "tlspol-socketmapd";
+static const size_t progname_len = sizeof(progname) - 1;
 static int use_syslog;
 static int log_max = TLSPOL_LOG_INFO; /* our own messages */
 static int log_decisions = 1;         /* the INFO line per decision */
-static char log_buf[LOG_BUF_SIZE];    /* stderr's buffer (log_flush) */
-static int log_unflushed;             /* stderr has buffered lines */
+static char log_buf[LOG_BUF_SIZE];    /* lines for stderr (log_flush) */
+static size_t log_len;                /* bytes in log_buf */
+static uint64_t log_due_us;           /* when they must be written */
 
 static void
 usage(FILE *fp)
@@ -376,15 +384,53 @@ usage(FILE *fp)
             progname);
 }
 
-/* log_flush - write the buffered log lines to stderr: before the loop
- * waits, and at once for warnings and errors */
+/* log_flush - write the buffered log lines to stderr: at once for
+ * warnings and errors, else when log_wait_ms says so */
 static void
 log_flush(void)
 {
-    if (log_unflushed) {
-        fflush(stderr);
-        log_unflushed = 0;
+    size_t off = 0;
+    int saved = errno;
+
+    while (off < log_len) {
+        ssize_t n = write(STDERR_FILENO, log_buf + off, log_len - off);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* stderr is gone or broken: the lines are lost */
+        off += (size_t)n;
     }
+    log_len = 0;
+    log_due_us = 0;
+    errno = saved;
+}
+
+/* log_room - LOG_LINE_MAX bytes free at the end of log_buf, to build a
+ * line in place (log_len is advanced by the caller) */
+static char *
+log_room(void)
+{
+    if (sizeof(log_buf) - log_len < LOG_LINE_MAX)
+        log_flush();
+    return log_buf + log_len;
+}
+
+/* log_wait_ms - the epoll_wait timeout that keeps buffered INFO and
+ * DEBUG lines at most LOG_FLUSH_US old, flushing them when due: under
+ * load many iterations share one write(2) instead of one each */
+static int
+log_wait_ms(uint64_t now_us)
+{
+    if (log_len == 0)
+        return -1;
+    if (log_due_us == 0)
+        log_due_us = now_us + LOG_FLUSH_US;
+    if (now_us >= log_due_us) {
+        log_flush();
+        return -1;
+    }
+    return (int)((log_due_us - now_us + 999) / 1000);
 }
 
 /* vlog_msg - one log line to stderr or syslog */
@@ -398,26 +444,28 @@ vlog_msg(tlspol_log_level lvl, const char *fmt, va_list ap)
     static const char *const names[] = { "error", "warning", "info",
                                          "debug" };
     static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-    char line[LOG_LINE_MAX];
     unsigned int i = lvl <= TLSPOL_LOG_DEBUG ? (unsigned int)lvl
                                              : TLSPOL_LOG_DEBUG;
+    char *line;
     size_t n;
     int head;
 
     if (use_syslog) {
-        vsnprintf(line, sizeof(line), fmt, ap);
-        syslog(prio[i], "%s", line);
+        char msg[LOG_LINE_MAX];
+
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        syslog(prio[i], "%s", msg);
         return;
     }
-    /* "progname: level: message\n", formatted once into line */
-    head = snprintf(line, sizeof(line), "%s: %s: ", progname, names[i]);
-    if (head < 0 || (size_t)head >= sizeof(line) - 1)
+    /* "progname: level: message\n", formatted in place in log_buf */
+    line = log_room();
+    head = snprintf(line, LOG_LINE_MAX, "%s: %s: ", progname, names[i]);
+    if (head < 0 || (size_t)head >= LOG_LINE_MAX - 1)
         return;
-    vsnprintf(line + head, sizeof(line) - (size_t)head - 1, fmt, ap);
+    vsnprintf(line + head, LOG_LINE_MAX - (size_t)head - 1, fmt, ap);
     n = strlen(line);
     line[n++] = '\n';
-    fwrite(line, 1, n, stderr);
-    log_unflushed = 1;
+    log_len += n;
     if (lvl <= TLSPOL_LOG_WARN)
         log_flush(); /* rare, and wanted at once */
 }
@@ -448,9 +496,14 @@ log_msg(tlspol_log_level lvl, const char *fmt, ...)
     va_end(ap);
 }
 
+static void show(char *dst, size_t size, const char *src, size_t len,
+                 size_t max);
+
 /* put - append n bytes of s to line[*o..size-1), cutting what does not
- * fit (one byte stays free for the newline) */
-static void
+ * fit (one byte stays free for the newline).  Not inlined: with the
+ * bounds known, gcc copies with "rep movsq", whose start-up cost is
+ * most of a short copy. */
+static void __attribute__((noinline))
 put(char *line, size_t size, size_t *o, const char *s, size_t n)
 {
     if (n > size - 1 - *o)
@@ -460,34 +513,117 @@ put(char *line, size_t size, size_t *o, const char *s, size_t n)
 }
 
 /* log_decision - the INFO line of one decision, "KEY: VERDICT (SOURCE):
- * REASON -> REPLY" (the reply cut at 80 bytes), to stderr assembled
- * without printf: it runs once per query */
+ * REASON -> REPLY" (key as show() prints it, the reply cut at 80 bytes),
+ * or for an answer from the verdict cache (reason NULL) "KEY: VERDICT
+ * (SOURCE, cached) -> REPLY": the reason was logged with the lookup that
+ * made the cached verdict.  Assembled in place in log_buf without
+ * printf: it runs once per query. */
 static void
-log_decision(const char *key, const char *verdict, const char *source,
-             const char *reason, const char *reply)
+log_decision(const char *key, size_t keylen, const char *verdict,
+             const char *source, const char *reason, const char *reply,
+             size_t replylen)
 {
-    char line[LOG_LINE_MAX];
-    size_t o = 0, rl = strlen(reply);
+    static const char info[] = ": info: ";
+    char *line;
+    size_t o = 0;
 
     if (use_syslog) {
-        log_msg(TLSPOL_LOG_INFO, "%s: %s (%s): %s -> %.80s", key, verdict,
-                source, reason, reply);
+        char shown[LOG_KEY_MAX * 4 + 8];
+
+        show(shown, sizeof(shown), key, keylen, LOG_KEY_MAX);
+        if (reason == NULL)
+            log_msg(TLSPOL_LOG_INFO, "%s: %s (%s, cached) -> %.80s", shown,
+                    verdict, source, reply);
+        else
+            log_msg(TLSPOL_LOG_INFO, "%s: %s (%s): %s -> %.80s", shown,
+                    verdict, source, reason, reply);
         return;
     }
-    put(line, sizeof(line), &o, progname, strlen(progname));
-    put(line, sizeof(line), &o, ": info: ", 8);
-    put(line, sizeof(line), &o, key, strlen(key));
-    put(line, sizeof(line), &o, ": ", 2);
-    put(line, sizeof(line), &o, verdict, strlen(verdict));
-    put(line, sizeof(line), &o, " (", 2);
-    put(line, sizeof(line), &o, source, strlen(source));
-    put(line, sizeof(line), &o, "): ", 3);
-    put(line, sizeof(line), &o, reason, strlen(reason));
-    put(line, sizeof(line), &o, " -> ", 4);
-    put(line, sizeof(line), &o, reply, rl < 80 ? rl : 80);
+    line = log_room();
+    put(line, LOG_LINE_MAX, &o, progname, progname_len);
+    put(line, LOG_LINE_MAX, &o, info, sizeof(info) - 1);
+    show(line + o, LOG_LINE_MAX - o, key, keylen, LOG_KEY_MAX);
+    o += strlen(line + o);
+    put(line, LOG_LINE_MAX, &o, ": ", 2);
+    put(line, LOG_LINE_MAX, &o, verdict, strlen(verdict));
+    put(line, LOG_LINE_MAX, &o, " (", 2);
+    put(line, LOG_LINE_MAX, &o, source, strlen(source));
+    if (reason == NULL) {
+        put(line, LOG_LINE_MAX, &o, ", cached) -> ", 13);
+    } else {
+        put(line, LOG_LINE_MAX, &o, "): ", 3);
+        put(line, LOG_LINE_MAX, &o, reason, strlen(reason));
+        put(line, LOG_LINE_MAX, &o, " -> ", 4);
+    }
+    put(line, LOG_LINE_MAX, &o, reply, replylen < 80 ? replylen : 80);
     line[o++] = '\n';
-    fwrite(line, 1, o, stderr);
-    log_unflushed = 1;
+    log_len += o;
+}
+
+/* key_len_plain - keylen when key[0..keylen) needs no escaping in a log
+ * line (printable, no backslash, not cut), else 0 */
+static size_t
+key_len_plain(const char *key, size_t keylen)
+{
+    size_t i;
+
+    if (keylen > LOG_KEY_MAX)
+        return 0;
+    for (i = 0; i < keylen; i++) {
+        unsigned char ch = (unsigned char)key[i];
+
+        if (ch < 0x20 || ch >= 0x7f || ch == '\\')
+            return 0;
+    }
+    return keylen;
+}
+
+/* log_hit - log_decision for an answer from the verdict cache, the
+ * line per query of a busy server: the part between key and reply,
+ * " VERDICT (SOURCE, cached) -> ", is made once per verdict and source,
+ * so a line is four copies */
+static void
+log_hit(const char *key, size_t keylen, tlspol_verdict v, tlspol_source src,
+        const char *reply, size_t replylen)
+{
+    static const char info[] = ": info: ";
+    static struct {
+        size_t n;  /* 0: not made yet */
+        char s[HIT_MID_MAX];
+    } mid[NVERDICT][NSOURCE];
+    size_t o, kl;
+    char *line;
+
+    if ((unsigned int)v >= NVERDICT || (unsigned int)src >= NSOURCE ||
+        use_syslog || (kl = key_len_plain(key, keylen)) == 0)
+        goto slow;
+    if (mid[v][src].n == 0) {
+        int n = snprintf(mid[v][src].s, HIT_MID_MAX, ": %s (%s, cached) -> ",
+                         tlspol_verdict_name(v), tlspol_source_name(src));
+
+        if (n <= 0 || n >= HIT_MID_MAX)
+            goto slow;
+        mid[v][src].n = (size_t)n;
+    }
+    line = log_room();
+    memcpy(line, progname, progname_len);
+    o = progname_len;
+    memcpy(line + o, info, sizeof(info) - 1);
+    o += sizeof(info) - 1;
+    memcpy(line + o, key, kl);
+    o += kl;
+    memcpy(line + o, mid[v][src].s, mid[v][src].n);
+    o += mid[v][src].n;
+    if (replylen > 80)
+        replylen = 80;
+    memcpy(line + o, reply, replylen);
+    o += replylen;
+    line[o++] = '\n';
+    log_len += o;
+    return;
+slow:
+    log_decision(key, keylen, tlspol_verdict_name(v), tlspol_source_name(src),
+                 NULL, reply, replylen);
 }
 
 /* lib_log - the library's log callback */
@@ -1012,10 +1148,8 @@ static void
 set_events(struct server *s, struct conn *c)
 {
     struct epoll_event ee;
-    uint32_t want = 0;
+    uint32_t want = EPOLLIN | EPOLLET; /* reading is paced by c->rd */
 
-    if (!s->stopping && c->npending < PIPELINE_MAX)
-        want |= EPOLLIN;
     if (c->outlen > c->outoff)
         want |= EPOLLOUT;
     if (want == c->events)
@@ -1185,9 +1319,9 @@ reap(struct server *s)
 /* set_reply - encode text as the netstring reply of p, in p->buf after
  * the key when it fits; 0, or -1 when memory ran out */
 static int
-set_reply(struct pending *p, const char *text)
+set_reply_n(struct pending *p, const char *text, size_t n)
 {
-    size_t n = strlen(text), size, off;
+    size_t size, off;
     char *dst;
 
     if (n > REPLY_MAX)
@@ -1209,6 +1343,13 @@ set_reply(struct pending *p, const char *text)
     p->reply_heap = dst != p->buf + off;
     p->done = 1;
     return 0;
+}
+
+/* set_reply - set_reply_n for a string */
+static int
+set_reply(struct pending *p, const char *text)
+{
+    return set_reply_n(p, text, strlen(text));
 }
 
 /* mark_ready - queue c for servicing after dispatch */
@@ -1241,15 +1382,17 @@ observe(struct metrics *m, uint64_t t0, uint64_t now)
 }
 
 /* answer - record p's reply for a finished lookup (res is freed), with
- * its metrics and decision log line; no I/O here.  0, or -1 when no
- * reply could be stored (the connection is closed when serviced). */
+ * its metrics and decision log line (the short form when res came from
+ * the verdict cache); no I/O here.  0, or -1 when no reply could be
+ * stored (the connection is closed when serviced). */
 static int
 answer(struct server *s, struct pending *p, tlspol_status status,
-       tlspol_result *res)
+       tlspol_result *res, int cached)
 {
     char key[LOG_KEY_MAX * 4 + 8];
     const char *text;
     char buf[512];
+    size_t tlen;
     int rc = 0;
 
     observe(&s->m, p->t0, s->now_us);
@@ -1257,6 +1400,7 @@ answer(struct server *s, struct pending *p, tlspol_status status,
         s->m.errors++;
         snprintf(buf, sizeof(buf), "TEMP %s", tlspol_strerror(status));
         text = buf;
+        tlen = strlen(buf);
         if (log_decisions && log_on(TLSPOL_LOG_INFO)) {
             show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
             log_msg(TLSPOL_LOG_INFO, "%s: lookup failed: %s -> %.80s", key,
@@ -1270,14 +1414,18 @@ answer(struct server *s, struct pending *p, tlspol_status status,
         text = tlspol_result_postfix_policy(res, p->compat);
         if (text == NULL)
             text = "TEMP out of memory";
-        if (log_decisions && log_on(TLSPOL_LOG_INFO)) {
-            show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
-            log_decision(key, tlspol_verdict_name(v),
+        tlen = strlen(text);
+        if (!log_decisions || !log_on(TLSPOL_LOG_INFO))
+            ;
+        else if (cached)
+            log_hit(p->key, p->keylen, v, tlspol_result_source(res), text,
+                    tlen);
+        else
+            log_decision(p->key, p->keylen, tlspol_verdict_name(v),
                          tlspol_source_name(tlspol_result_source(res)),
-                         tlspol_result_reason(res), text);
-        }
+                         tlspol_result_reason(res), text, tlen);
     }
-    if (set_reply(p, text) != 0 &&
+    if (set_reply_n(p, text, tlen) != 0 &&
         set_reply(p, "TEMP out of memory") != 0) {
         /* the connection will be closed when it is serviced */
         p->reply = NULL;
@@ -1295,7 +1443,7 @@ on_result(tlspol_status status, tlspol_result *res, void *ud)
     struct pending *p = ud;
 
     p->q = NULL;
-    answer(the_server, p, status, res);
+    answer(the_server, p, status, res, 0);
     mark_ready(the_server, p->conn);
 }
 
@@ -1319,7 +1467,8 @@ skip_reason(const char *key, size_t len)
         return "next hop with port or IPv6 address";
     if (memchr(key, '/', len) != NULL)
         return "pathname";
-    if (inet_pton(AF_INET, key, &a4) == 1)
+    if (key[len - 1] >= '0' && key[len - 1] <= '9' &&
+        inet_pton(AF_INET, key, &a4) == 1)
         return "IP address";
     return NULL;
 }
@@ -1401,7 +1550,7 @@ handle_request(struct server *s, struct conn *c, const uint8_t *req,
     /* cached answers at once, without the library's dispatch round */
     if (tlspol_resolve_cached(s->ctx, p->key, &res) == TLSPOL_OK &&
         res != NULL)
-        return answer(s, p, TLSPOL_OK, res);
+        return answer(s, p, TLSPOL_OK, res, 1);
     st = tlspol_resolve(s->ctx, p->key, on_result, p, &p->q);
     if (st == TLSPOL_OK)
         return 0;
@@ -1542,8 +1691,10 @@ send_direct(struct server *s, struct conn *c, int *progress)
     memset(&mh, 0, sizeof(mh));
     mh.msg_iov = iov;
     mh.msg_iovlen = k;
-    do
-        n = sendmsg(c->ev.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    do /* one reply, the usual case: send(2) skips the msghdr copy-in */
+        n = k == 1 ? send(c->ev.fd, iov[0].iov_base, iov[0].iov_len,
+                          MSG_NOSIGNAL | MSG_DONTWAIT)
+                   : sendmsg(c->ev.fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
     if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -1664,56 +1815,79 @@ close:
     return -1;
 }
 
-/* conn_read - one recv of what the client sent (level-triggered: more
- * is reported again), into the server's read buffer after what c kept
- * unparsed; then answer the complete requests, keep the rest, and
- * service c */
+/* can_read - whether c may take more input now */
+static int
+can_read(const struct server *s, const struct conn *c)
+{
+    return !s->stopping && c->npending < PIPELINE_MAX &&
+           c->inlen < s->max_request + NS_OVERHEAD;
+}
+
+/* conn_read - read what the client sent, into the server's read buffer
+ * after what c kept unparsed; answer the complete requests, keep the
+ * rest, and service c; again while the socket may hold more and c can
+ * take it.  Connections are edge-triggered: a read shorter than asked
+ * for left the socket empty (new input brings a new event), one that
+ * filled the buffer leaves c->rd set for the next call. */
 static void
 conn_read(struct server *s, struct conn *c)
 {
-    size_t cap = s->max_request + NS_OVERHEAD, len = c->inlen, used = 0;
+    size_t cap = s->max_request + NS_OVERHEAD;
     char peer[PEER_MAX];
-    int progress = 0, rc = 0;
-    ssize_t n;
 
-    if (len == cap) {
-        conn_service(s, c); /* a whole request is waiting already */
-        return;
-    }
-    if (len > 0)
-        memcpy(s->rbuf, c->in, len);
-    do
-        n = recv(c->ev.fd, s->rbuf + len, cap - len, MSG_DONTWAIT);
-    while (n < 0 && errno == EINTR);
-    if (n == 0) {
-        if (c->npending > 0 && log_on(TLSPOL_LOG_DEBUG))
-            log_msg(TLSPOL_LOG_DEBUG, "%s: closed with %zu requests "
-                    "outstanding", conn_peer(c, peer), c->npending);
-        conn_close(s, c);
-        return;
-    }
-    if (n < 0) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+    while (c->rd && can_read(s, c)) {
+        size_t len = c->inlen, used = 0;
+        int progress = 0, rc;
+        ssize_t n;
+
+        if (len > 0)
+            memcpy(s->rbuf, c->in, len);
+        do
+            n = recv(c->ev.fd, s->rbuf + len, cap - len, MSG_DONTWAIT);
+        while (n < 0 && errno == EINTR);
+        if (n == 0) {
+            if (c->npending > 0 && log_on(TLSPOL_LOG_DEBUG))
+                log_msg(TLSPOL_LOG_DEBUG, "%s: closed with %zu requests "
+                        "outstanding", conn_peer(c, peer), c->npending);
+            conn_close(s, c);
             return;
-        if (log_on(TLSPOL_LOG_DEBUG))
-            log_msg(TLSPOL_LOG_DEBUG, "%s: read: %s", conn_peer(c, peer),
-                    strerror(errno));
-        conn_close(s, c);
-        return;
-    }
-    len += (size_t)n;
-    if (!s->stopping)
+        }
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                c->rd = 0;
+                return;
+            }
+            if (log_on(TLSPOL_LOG_DEBUG))
+                log_msg(TLSPOL_LOG_DEBUG, "%s: read: %s",
+                        conn_peer(c, peer), strerror(errno));
+            conn_close(s, c);
+            return;
+        }
+        if ((size_t)n < cap - len)
+            c->rd = 0;
+        len += (size_t)n;
         rc = parse_input(s, c, s->rbuf, len, &used, &progress);
-    if (rc == 0 && keep_input(c, s->rbuf + used, len - used, cap) != 0) {
-        log_msg(TLSPOL_LOG_ERROR, "%s: out of memory; closing the "
-                "connection", conn_peer(c, peer));
-        rc = -1;
+        if (rc == 0 && keep_input(c, s->rbuf + used, len - used, cap) != 0) {
+            log_msg(TLSPOL_LOG_ERROR, "%s: out of memory; closing the "
+                    "connection", conn_peer(c, peer));
+            rc = -1;
+        }
+        if (rc != 0) {
+            conn_close(s, c);
+            return;
+        }
+        if (conn_service(s, c) != 0)
+            return;
     }
-    if (rc != 0) {
-        conn_close(s, c);
-        return;
-    }
-    conn_service(s, c);
+}
+
+/* conn_io - service c after an event or new replies, then read on if the
+ * socket may hold input that c could not take before */
+static void
+conn_io(struct server *s, struct conn *c)
+{
+    if (conn_service(s, c) == 0)
+        conn_read(s, c);
 }
 
 /* accept_next - accept one connection on lfd: the fd; ACCEPT_AGAIN to
@@ -1797,7 +1971,7 @@ accept_all(struct server *s, struct listener *l)
         c->last = s->now;
         memcpy(&c->peer, &ss, sizeof(c->peer));
         memset(&ee, 0, sizeof(ee));
-        ee.events = c->events = EPOLLIN;
+        ee.events = c->events = EPOLLIN | EPOLLET;
         ee.data.ptr = &c->ev;
         if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ee) != 0) {
             log_msg(TLSPOL_LOG_ERROR, "epoll_ctl: %s", strerror(errno));
@@ -2660,7 +2834,7 @@ service_ready(struct server *s)
         c->rnext = NULL;
         c->in_ready = 0;
         if (c->ev.fd >= 0)
-            conn_service(s, c);
+            conn_io(s, c);
     }
     while (s->aready != NULL) {
         struct admin *a = s->aready;
@@ -2911,9 +3085,8 @@ run(struct server *s)
                 return EX_OK;
             }
         }
-        log_flush();
         n = epoll_wait(s->epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])),
-                       -1);
+                       log_wait_ms(s->now_us));
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -2961,11 +3134,14 @@ run(struct server *s)
                 if (evs[i].events & (EPOLLERR | EPOLLHUP) &&
                     !(evs[i].events & EPOLLIN)) {
                     conn_close(s, c);
-                } else if (evs[i].events & EPOLLIN) {
-                    conn_read(s, c);
-                } else if (evs[i].events & EPOLLOUT) {
-                    conn_service(s, c);
+                    break;
                 }
+                if (evs[i].events & EPOLLIN)
+                    c->rd = 1;
+                if (evs[i].events & EPOLLOUT)
+                    conn_io(s, c);
+                else
+                    conn_read(s, c);
                 break;
             }
             case EV_MLISTEN:
@@ -3239,7 +3415,7 @@ main(int argc, char **argv)
     if (use_syslog)
         openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
     else
-        setvbuf(stderr, log_buf, _IOFBF, sizeof(log_buf)); /* log_flush */
+        atexit(log_flush); /* lines still in log_buf */
     if ((n_act = listen_fds()) < 0) {
         free(resolvers);
         return EX_SETUP;

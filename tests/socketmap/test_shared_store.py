@@ -141,8 +141,9 @@ def shared_checks(tmp):
               got == want and m.get("tlspol_shared_store_hits_total") == 1
               and m.get("tlspol_shared_store_up") == 1, (got, m))
         check("B's decision names the cached policy, A's its fetch",
-              "enforce.test: STS_ENFORCE (mta-sts-cache)" in b.text()
-              and "enforce.test: STS_ENFORCE (mta-sts):" in a.text(),
+              wait_for(lambda: "enforce.test: STS_ENFORCE (mta-sts-cache)"
+                       in b.text() and "enforce.test: STS_ENFORCE (mta-sts):"
+                       in a.text(), 2),  # lines are written within 0.1 s
               a.text() + b.text())
 
         redis.kill()
