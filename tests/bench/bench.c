@@ -3,6 +3,12 @@
  *
  *   bench parse                 parser throughput (policy body, TXT, domain)
  *   bench resolve [-n N] [-c C] [-t MS] [-A] DOMAIN...
+ *                               N uncached lookups, at most C in flight,
+ *                               cycling over DOMAIN...; "{}" in a DOMAIN is
+ *                               replaced by the query's number (distinct
+ *                               names: cold lookups); -A trusts the
+ *                               resolver's AD bit instead of validating
+ *                               DNSSEC in the library
  *   bench cached [-n N] DOMAIN...   lookups answered from the verdict
  *                               cache (after one warm-up lookup each):
  *                               tlspol_resolve batched and one at a time,
@@ -13,19 +19,20 @@
  *                               (default "nx{}.test": NXDOMAIN, cached
  *                               negatively; "{}.wild.test" gives each an
  *                               MX host with DANE)
- *                               N uncached lookups, at most C in flight,
- *                               cycling over DOMAIN...; "{}" in a DOMAIN is
- *                               replaced by the query's number (distinct
- *                               names: cold lookups); -A trusts the
- *                               resolver's AD bit instead of validating
- *                               DNSSEC in the library; needs resolver, TA
- *                               and CA from TLSPOL_TEST_* (run it under
- *                               tests/net/with-net.sh) or the defaults
+ *   bench idle [DOMAIN...]      RSS of a process that links libtlspol: at
+ *                               main() (the linked libraries alone), after
+ *                               tlspol_ctx_new, after tlspol_ctx_open,
+ *                               after a lookup of each DOMAIN; then the
+ *                               mappings holding most of it
+ *
+ * The lookups need resolver, TA and CA from TLSPOL_TEST_* (run under
+ * tests/net/with-net.sh) or the defaults.
  *
  * Prints throughput and latency percentiles, and the RSS growth.
- * The library caches finished results (verdict cache) and MTA-STS
- * policies, not single DNS answers: every cold lookup asks the resolver
- * and, unless -A, validates the DNSSEC chain itself.
+ * The library caches finished results (verdict cache), MTA-STS policies
+ * and the MX hosts' address and TLSA answers: a cold lookup of a new
+ * domain asks the resolver for its MX and TXT records and, unless -A,
+ * validates their DNSSEC chain itself.
  *
  * SPDX-License-Identifier: MIT
  */
@@ -464,6 +471,127 @@ bench_mem(int argc, char **argv)
     return 0;
 }
 
+/* status_kib - the "NAME: N kB" field of /proc/self/status, or -1 */
+static long
+status_kib(const char *name)
+{
+    char line[256];
+    size_t n = strlen(name);
+    long v = -1;
+    FILE *fp = fopen("/proc/self/status", "r");
+
+    if (fp == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        if (strncmp(line, name, n) == 0 && line[n] == ':') {
+            v = strtol(line + n + 1, NULL, 10);
+            break;
+        }
+    }
+    fclose(fp);
+    return v;
+}
+
+static void
+idle_line(const char *what)
+{
+    printf("%-40s RSS %6ld KiB (files %6ld, anonymous %5ld)\n", what,
+           status_kib("VmRSS"), status_kib("RssFile"), status_kib("RssAnon"));
+}
+
+#define MAPS_MAX 256
+
+/* top_mappings - the k files (or anonymous memory) holding most RSS */
+static void
+top_mappings(size_t k)
+{
+    static struct { char name[160]; long kib; } m[MAPS_MAX];
+    char line[512], cur[160] = "[anonymous]";
+    size_t n = 0, i, j;
+    long kib;
+    FILE *fp = fopen("/proc/self/smaps", "r");
+
+    if (fp == NULL)
+        return;
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        unsigned long lo, hi;
+        int off = 0;
+
+        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) == 2 &&
+            off > 0) {
+            const char *p = line + off;
+            size_t len = strcspn(p, "\n");
+
+            if (len == 0)
+                snprintf(cur, sizeof(cur), "[anonymous]");
+            else
+                snprintf(cur, sizeof(cur), "%.*s", (int)len, p);
+            continue;
+        }
+        if (sscanf(line, "Rss: %ld kB", &kib) != 1 || kib == 0)
+            continue;
+        for (i = 0; i < n && strcmp(m[i].name, cur) != 0; i++)
+            ;
+        if (i == n) {
+            if (n == MAPS_MAX)
+                continue;
+            snprintf(m[n].name, sizeof(m[n].name), "%s", cur);
+            m[n++].kib = 0;
+        }
+        m[i].kib += kib;
+    }
+    fclose(fp);
+    for (i = 0; i < k && i < n; i++) { /* partial selection sort */
+        size_t best = i;
+
+        for (j = i + 1; j < n; j++)
+            if (m[j].kib > m[best].kib)
+                best = j;
+        if (best != i) {
+            char name[160];
+            long t = m[i].kib;
+
+            memcpy(name, m[i].name, sizeof(name));
+            memcpy(m[i].name, m[best].name, sizeof(name));
+            memcpy(m[best].name, name, sizeof(name));
+            m[i].kib = m[best].kib;
+            m[best].kib = t;
+        }
+        printf("  %6ld KiB  %s\n", m[i].kib, m[i].name);
+    }
+}
+
+/* bench_idle - where the RSS of an idle process linking libtlspol is */
+static int
+bench_idle(int argc, char **argv)
+{
+    tlspol_ctx *ctx;
+    size_t done = 0;
+    int i;
+
+    idle_line("main() entered (libraries loaded)");
+    if ((ctx = net_ctx()) == NULL)
+        return 1;
+    idle_line("tlspol_ctx_new");
+    if (tlspol_ctx_open(ctx) != TLSPOL_OK) {
+        fprintf(stderr, "bench idle: %s\n", tlspol_ctx_errmsg(ctx));
+        return 1;
+    }
+    idle_line("tlspol_ctx_open");
+    for (i = 1; i < argc; i++) {
+        char what[80];
+
+        tlspol_resolve(ctx, argv[i], count_cb, &done, NULL);
+        drain(ctx, &done, (size_t)i);
+        snprintf(what, sizeof(what), "after a lookup of %.50s", argv[i]);
+        idle_line(what);
+    }
+    printf("largest mappings:\n");
+    top_mappings(12);
+    tlspol_ctx_free(ctx);
+    return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -477,8 +605,11 @@ main(int argc, char **argv)
         return bench_cached(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "mem") == 0)
         return bench_mem(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "idle") == 0)
+        return bench_idle(argc - 1, argv + 1);
     fprintf(stderr, "usage: bench parse | bench resolve [-n N] [-c C] "
             "[-t MS] [-A] DOMAIN... | bench cached [-n N] DOMAIN... | "
-            "bench mem [-n N] [-c C] [-A] [PATTERN]\n");
+            "bench mem [-n N] [-c C] [-A] [PATTERN] | bench idle "
+            "[DOMAIN...]\n");
     return 2;
 }
