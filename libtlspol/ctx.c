@@ -393,6 +393,18 @@ tlspol_ctx_set_log_fn(tlspol_ctx *ctx, tlspol_log_fn fn, void *userdata,
     ctx->log_max = max_level;
 }
 
+TP_EXPORT tlspol_status
+tlspol_ctx_config_log(const tlspol_ctx *ctx, int *level, int *target)
+{
+    const struct tp_config *c = ctx != NULL ? ctx->conf : NULL;
+
+    if (level != NULL)
+        *level = c != NULL ? c->log_level : -1;
+    if (target != NULL)
+        *target = c != NULL ? c->log_syslog : -1;
+    return ctx != NULL ? TLSPOL_OK : TLSPOL_ERR_INVAL;
+}
+
 TP_EXPORT const char *
 tlspol_ctx_errmsg(const tlspol_ctx *ctx)
 {

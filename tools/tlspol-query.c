@@ -370,6 +370,15 @@ main(int argc, char **argv)
                                                            : EX_SOFTWARE;
         goto out;
     }
+    if (config != NULL && verbosity < 0) {
+        int level = -1;
+
+        /* the file's log level, unless -v; always to stderr */
+        tlspol_ctx_config_log(ctx, &level, NULL);
+        if (level >= 0)
+            tlspol_ctx_set_log_fn(ctx, log_stderr, NULL,
+                                  (tlspol_log_level)level);
+    }
     for (size_t k = 0; k < n_preload; k++)
         if ((st = tlspol_ctx_add_preload(ctx, preload[k])) != TLSPOL_OK) {
             fprintf(stderr, "%s: %s\n", progname, tlspol_ctx_errmsg(ctx));

@@ -306,6 +306,8 @@ static const char progname[] = "tlspol-socketmapd";
 static const size_t progname_len = sizeof(progname) - 1;
 static int use_syslog;
 static int log_max = TLSPOL_LOG_INFO; /* our own messages */
+static int opt_verbose;               /* -v given this often */
+static int opt_log = -1;              /* --log: 0 stderr, 1 syslog */
 static int log_decisions = 1;         /* the INFO line per decision */
 static char log_buf[LOG_BUF_SIZE];    /* lines for stderr (log_flush) */
 static size_t log_len;                /* bytes in log_buf */
@@ -2958,6 +2960,36 @@ start_stop(struct server *s, const char *signame)
     }
 }
 
+/* apply_log_config - level and target of the log: the command line (-v,
+ * --log) over the --config file's log: over the defaults (info for our
+ * own lines, warn for the library's, stderr); again after each reload */
+static void
+apply_log_config(struct server *s)
+{
+    int level = -1, target = -1, own, lib, to_syslog;
+
+    tlspol_ctx_config_log(s->ctx, &level, &target);
+    if (opt_verbose > 0 || level < 0) {
+        own = opt_verbose >= 2 ? TLSPOL_LOG_DEBUG : TLSPOL_LOG_INFO;
+        lib = opt_verbose >= 2   ? TLSPOL_LOG_DEBUG
+              : opt_verbose == 1 ? TLSPOL_LOG_INFO
+                                 : TLSPOL_LOG_WARN;
+    } else {
+        own = lib = level;
+    }
+    to_syslog = opt_log >= 0 ? opt_log : target >= 0 ? target : 0;
+    if (to_syslog != use_syslog) {
+        log_flush();
+        if (to_syslog)
+            openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+        else
+            closelog();
+        use_syslog = to_syslog;
+    }
+    log_max = own;
+    tlspol_ctx_set_log_fn(s->ctx, lib_log, NULL, (tlspol_log_level)lib);
+}
+
 /* reload - SIGHUP or admin "reload" (why): reread --config, between
  * RELOADING=1 and READY=1; 0 reloaded, 1 no --config, -1 failed (then
  * tlspol_ctx_errmsg says why) */
@@ -2979,6 +3011,7 @@ reload(struct server *s, const char *why)
     }
     st = tlspol_ctx_load_config(s->ctx, s->config);
     if (st == TLSPOL_OK) {
+        apply_log_config(s);
         s->m.reload_ok++;
         log_msg(TLSPOL_LOG_INFO, "%s: reloaded %s", why, s->config);
         notify(s, "READY=1\nSTATUS=serving\n");
@@ -3234,7 +3267,7 @@ main(int argc, char **argv)
     const char *user = NULL, *owner = NULL;
     char *resolvers = NULL;
     int trust_ad = 0, check = 0, no_drop = 0, allow_remote = 0;
-    int verbose = 0, quiet = 0, c, rc = EX_SETUP, n_act;
+    int quiet = 0, c, rc = EX_SETUP, n_act;
     unsigned long mode = 0666, admin_mode = 0600;
     uid_t own_uid = (uid_t)-1;
     gid_t own_gid = (gid_t)-1;
@@ -3383,16 +3416,16 @@ main(int argc, char **argv)
         case 'F': break;
         case 'L':
             if (strcmp(optarg, "syslog") == 0) {
-                use_syslog = 1;
+                use_syslog = opt_log = 1;
             } else if (strcmp(optarg, "stderr") == 0) {
-                use_syslog = 0;
+                use_syslog = opt_log = 0;
             } else {
                 fprintf(stderr, "%s: --log: expected stderr or syslog\n",
                         progname);
                 goto usage_error;
             }
             break;
-        case 'v': verbose++; break;
+        case 'v': opt_verbose++; break;
         case 1005: quiet = 1; break;
         case 'h':
             usage(stdout);
@@ -3414,8 +3447,7 @@ main(int argc, char **argv)
     }
     if (use_syslog)
         openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
-    else
-        atexit(log_flush); /* lines still in log_buf */
+    atexit(log_flush); /* lines still in log_buf */
     if ((n_act = listen_fds()) < 0) {
         free(resolvers);
         return EX_SETUP;
@@ -3435,7 +3467,7 @@ main(int argc, char **argv)
                 progname, owner);
         goto usage_error;
     }
-    if (verbose >= 2)
+    if (opt_verbose >= 2)
         log_max = TLSPOL_LOG_DEBUG;
     log_decisions = !quiet;
     notify_init(s);
@@ -3447,15 +3479,13 @@ main(int argc, char **argv)
         goto out;
     }
     the_server = s;
-    tlspol_ctx_set_log_fn(s->ctx, lib_log, NULL,
-                          verbose >= 2 ? TLSPOL_LOG_DEBUG
-                          : verbose == 1 ? TLSPOL_LOG_INFO
-                                         : TLSPOL_LOG_WARN);
+    apply_log_config(s);
     if (s->config != NULL &&
         tlspol_ctx_load_config(s->ctx, s->config) != TLSPOL_OK) {
         log_msg(TLSPOL_LOG_ERROR, "%s", tlspol_ctx_errmsg(s->ctx));
         goto out;
     }
+    apply_log_config(s);
     for (k = 0; k < n_preload; k++)
         if (tlspol_ctx_add_preload(s->ctx, preload[k]) != TLSPOL_OK) {
             log_msg(TLSPOL_LOG_ERROR, "%s", tlspol_ctx_errmsg(s->ctx));

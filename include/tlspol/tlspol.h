@@ -473,6 +473,20 @@ tlspol_ctx_set_log_fn(tlspol_ctx *ctx, tlspol_log_fn fn, void *userdata,
                       tlspol_log_level max_level);
 
 /**
+ * The "log:" settings of the configuration loaded last
+ * (tlspol_ctx_load_config(), tlspol.yaml(5)), for programs that log for
+ * themselves and let the file choose: *level gets the tlspol_log_level
+ * of "level:", *target 0 for "stderr" and 1 for "syslog"; each is -1
+ * when the file does not set it or no file was loaded.  Either pointer
+ * may be NULL.  The library applies neither: its messages go to the
+ * tlspol_ctx_set_log_fn() callback up to the level given there.
+ * @return TLSPOL_OK; TLSPOL_ERR_INVAL when ctx is NULL.
+ * @since 0.1
+ */
+TLSPOL_EXPORT tlspol_status
+tlspol_ctx_config_log(const tlspol_ctx *ctx, int *level, int *target);
+
+/**
  * Detail of the last error returned by a call on this context.
  * @return Borrowed: valid until the next call on ctx; "" if none.
  * @since 0.1

@@ -155,6 +155,61 @@ Test(config, bad_config_keeps_the_old_one, .timeout = 60)
     tlspol_ctx_free(ctx);
 }
 
+/* load_text - load text as a configuration file; the status */
+static tlspol_status
+load_text(tlspol_ctx *ctx, const char *text)
+{
+    char path[] = "/tmp/tlspol-logconf-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *fp;
+    tlspol_status st;
+
+    cr_assert_geq(fd, 0);
+    fp = fdopen(fd, "w");
+    cr_assert_not_null(fp);
+    fputs(text, fp);
+    fclose(fp);
+    st = tlspol_ctx_load_config(ctx, path);
+    unlink(path);
+    return st;
+}
+
+Test(config, log_settings_for_the_tools)
+{
+    tlspol_ctx *ctx = NULL;
+    int level = 7, target = 7;
+
+    cr_assert_eq(tlspol_ctx_new(&ctx), TLSPOL_OK);
+    cr_assert_eq(tlspol_ctx_config_log(ctx, &level, &target), TLSPOL_OK);
+    cr_expect(level == -1 && target == -1, "no file: %d %d", level, target);
+    cr_assert_eq(load_text(ctx, "log:\n  level: debug\n  target: syslog\n"),
+                 TLSPOL_OK, "%s", tlspol_ctx_errmsg(ctx));
+    tlspol_ctx_config_log(ctx, &level, &target);
+    cr_expect(level == TLSPOL_LOG_DEBUG && target == 1, "%d %d", level,
+              target);
+    /* a file that fails to load leaves the previous settings */
+    cr_assert_eq(load_text(ctx, "log:\n  level: loud\n"), TLSPOL_ERR_INVAL);
+    cr_expect(strstr(tlspol_ctx_errmsg(ctx), "loud") != NULL, "%s",
+              tlspol_ctx_errmsg(ctx));
+    tlspol_ctx_config_log(ctx, &level, &target);
+    cr_expect(level == TLSPOL_LOG_DEBUG && target == 1, "%d %d", level,
+              target);
+    cr_assert_eq(load_text(ctx, "log:\n  level: error\n  target: stderr\n"),
+                 TLSPOL_OK, "%s", tlspol_ctx_errmsg(ctx));
+    tlspol_ctx_config_log(ctx, &level, NULL);
+    tlspol_ctx_config_log(ctx, NULL, &target);
+    cr_expect(level == TLSPOL_LOG_ERROR && target == 0, "%d %d", level,
+              target);
+    /* a reload without log: unsets both */
+    cr_assert_eq(load_text(ctx, "postfix_compat: \"3.10\"\n"), TLSPOL_OK,
+                 "%s", tlspol_ctx_errmsg(ctx));
+    tlspol_ctx_config_log(ctx, &level, &target);
+    cr_expect(level == -1 && target == -1, "%d %d", level, target);
+    cr_expect_eq(tlspol_ctx_config_log(NULL, &level, &target),
+                 TLSPOL_ERR_INVAL);
+    tlspol_ctx_free(ctx);
+}
+
 Test(config, missing_file_is_an_io_error)
 {
     tlspol_ctx *ctx = NULL;

@@ -235,6 +235,19 @@ def policy_checks():
                        os.path.join(conf, "bad-level.yaml"), "x.test")
     check("--config with an error exits 2 naming file and line",
           rc == 2 and "bad-level.yaml: line " in err, err)
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = os.path.join(tmp, "log.yaml")
+        with open(cfg, "w") as f:
+            f.write("log:\n  level: debug\n  target: syslog\n")
+        rc, out, err = run(*NETARGS, "--config", cfg, "dane-ee.test")
+        check("config log level debug: debug lines on stderr without -v "
+              "(target: syslog does not apply to the CLI)",
+              rc == 0 and "tlspol-query: debug: dane-ee.test: lookup "
+              "started" in err, err)
+        rc, out, err = run(*NETARGS, "--config", cfg, "-v", "dane-ee.test")
+        check("-v overrides the config's level",
+              rc == 0 and "info: dane-ee.test: DANE_ONLY" in err
+              and "debug:" not in err, err)
     pre = os.path.join(DATA, "preload")
     rc, out, err = run(*NETARGS, "--preload", os.path.join(pre, "valid.json"),
                        "preload-enforce.test")

@@ -786,6 +786,49 @@ def quiet_check():
           and "ready" in srv.text(), (r1, r2, srv.text()))
 
 
+def log_config_checks():
+    """tlspol.yaml log: level applies unless -v is given, and again on
+    SIGHUP."""
+    cfg = os.path.join(TMP, "logcfg.yaml")
+    with open(cfg, "w") as f:
+        f.write("log:\n  level: info\n")
+    srv = Server("logcfg", ["--config", cfg])
+    c = srv.connect()
+    check("config log level info: decision lines",
+          ask(c, "postfix dane-ee.test") == "OK dane-only"
+          and srv.wait_log("info: dane-ee.test: DANE_ONLY", 2),
+          srv.text()[-1000:])
+    with open(cfg, "w") as f:
+        f.write("log:\n  level: warn\n")
+    srv.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.5)  # "reloaded" is an INFO line: not logged now
+    r = ask(c, "postfix enforce.test")
+    time.sleep(0.3)  # past the 0.1 s log buffer
+    check("SIGHUP to level warn: no INFO line per decision",
+          r is not None and r.startswith("OK secure")
+          and "enforce.test" not in srv.text(), srv.text()[-1000:])
+    with open(cfg, "w") as f:
+        f.write("log:\n  level: info\n")
+    srv.proc.send_signal(signal.SIGHUP)
+    check("SIGHUP back to level info: reloaded, decision lines again",
+          srv.wait_log("reloaded", 5)
+          and ask(c, "postfix enforce.test").startswith("OK secure")
+          and srv.wait_log("info: enforce.test: STS_ENFORCE", 2),
+          srv.text()[-1000:])
+    c.close()
+    srv.stop()
+    with open(cfg, "w") as f:
+        f.write("log:\n  level: error\n")
+    srv = Server("logcfg-v", ["--config", cfg, "-v"])
+    c = srv.connect()
+    check("-v overrides the config's level error",
+          srv.ready and ask(c, "postfix dane-ee.test") == "OK dane-only"
+          and srv.wait_log("info: dane-ee.test: DANE_ONLY", 2),
+          srv.text()[-1000:])
+    c.close()
+    srv.stop()
+
+
 def sighup_checks():
     cfg = os.path.join(TMP, "hup.yaml")
     with open(cfg, "w") as f:
@@ -1241,6 +1284,7 @@ def main():
         idle_checks()
         max_clients_check()
         quiet_check()
+        log_config_checks()
         overload_check()
         sighup_checks()
         activation_checks()
