@@ -514,22 +514,26 @@ top_mappings(size_t k)
     if (fp == NULL)
         return;
     while (fgets(line, sizeof(line), fp) != NULL) {
-        unsigned long lo, hi;
-        int off = 0;
+        char *p = line;
+        int f;
 
-        if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi, &off) == 2 &&
-            off > 0) {
-            const char *p = line + off;
-            size_t len = strcspn(p, "\n");
-
-            if (len == 0)
-                snprintf(cur, sizeof(cur), "[anonymous]");
-            else
-                snprintf(cur, sizeof(cur), "%.*s", (int)len, p);
+        if (strncmp(line, "Rss:", 4) == 0) {
+            kib = strtol(line + 4, NULL, 10);
+            if (kib <= 0)
+                continue;
+        } else {
+            /* "lo-hi perms offset dev inode [path]": a new mapping */
+            strtoul(line, &p, 16);
+            if (p == line || *p != '-')
+                continue;
+            for (f = 0; f < 5; f++) {
+                p += strcspn(p, " \t\n");
+                p += strspn(p, " \t");
+            }
+            p[strcspn(p, "\n")] = '\0';
+            snprintf(cur, sizeof(cur), "%s", *p ? p : "[anonymous]");
             continue;
         }
-        if (sscanf(line, "Rss: %ld kB", &kib) != 1 || kib == 0)
-            continue;
         for (i = 0; i < n && strcmp(m[i].name, cur) != 0; i++)
             ;
         if (i == n) {

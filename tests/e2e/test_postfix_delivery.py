@@ -518,6 +518,7 @@ def e2e():
             time.sleep(0.05)
         log = pf.log()
         collect(log, SCENARIOS)
+        time.sleep(0.3)  # socketmapd writes INFO lines within 0.1 s
         smd_log = smd.text()
         for sc in SCENARIOS:
             scenario_checks(sc, smd_log, recv_log)

@@ -206,6 +206,22 @@ class TestBadInput(unittest.TestCase):
         self.assertEqual(logs[0][0], tlspol.LogLevel.WARN)
         self.assertRegex(logs[0][1], r"^TP\d{4}$")
 
+    def test_config_log(self) -> None:
+        with tlspol.Context() as ctx, \
+                tempfile.TemporaryDirectory() as tmp:
+            self.assertEqual(ctx.config_log(), (None, None))
+            cfg = Path(tmp) / "log.yaml"
+            cfg.write_text("log:\n  level: debug\n  target: syslog\n")
+            ctx.load_config(cfg)
+            self.assertEqual(ctx.config_log(),
+                             (tlspol.LogLevel.DEBUG, "syslog"))
+            cfg.write_text("log:\n  level: error\n")
+            ctx.load_config(cfg)
+            self.assertEqual(ctx.config_log(),
+                             (tlspol.LogLevel.ERROR, None))
+        with self.assertRaises(tlspol.InvalidArgumentError):
+            ctx.config_log()  # closed
+
     def test_log_function_errors_go_to_unraisablehook(self) -> None:
         caught: list[BaseException | None] = []
 

@@ -281,6 +281,21 @@ class Context:
         """
         self._call(lib.tlspol_ctx_load_config, _cpath(path, "config"))
 
+    def config_log(self) -> tuple[LogLevel | None, str | None]:
+        """The ``log:`` settings of the configuration loaded last, for a
+        program that logs for itself: (level, "stderr" or "syslog"), each
+        None where the file does not set it.  The library applies
+        neither: its messages go to the log function given here."""
+        level, target = c_int(), c_int()
+        with self._lock:
+            status = lib.tlspol_ctx_config_log(self._ptr(), byref(level),
+                                               byref(target))
+        if status:
+            raise self._error(status)
+        return (LogLevel(level.value) if level.value >= 0 else None,
+                ("stderr", "syslog")[target.value] if target.value >= 0
+                else None)
+
     def add_preload(self, path: StrPath) -> None:
         """Add a preload list (STARTTLS-Everywhere JSON) after those
         loaded; an expired list is ignored with a WARN log line."""

@@ -59,6 +59,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "tlspol_ctx_check_resolver": (c_int, [CtxP, c_char_p, POINTER(c_char_p)]),
     "tlspol_ctx_set_timeout": (c_int, [CtxP, c_uint]),
     "tlspol_ctx_load_config": (c_int, [CtxP, c_char_p]),
+    "tlspol_ctx_config_log": (c_int, [CtxP, POINTER(c_int), POINTER(c_int)]),
     "tlspol_ctx_add_preload": (c_int, [CtxP, c_char_p]),
     "tlspol_ctx_set_postfix_compat": (c_int, [CtxP, c_uint]),
     "tlspol_ctx_export_preload": (_S, [CtxP]),
