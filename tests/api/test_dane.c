@@ -383,6 +383,34 @@ Test(dns_cache, failures_and_bogus_answers_are_asked_again)
     tlspol_ctx_free(ctx);
 }
 
+Test(dns_cache, emptied_when_the_dnssec_mode_changes, .timeout = 60)
+{
+    tlspol_ctx *ctx = net_ctx(3000);
+    const char *rep = NULL;
+    tlspol_result *r;
+
+    tlspol_result_free(resolve1(ctx, "dane-ee.test"));
+    /* a name that validates cannot pass as the known-bogus one: the
+     * self-test fails and DNSSEC is off (no host is looked up then) */
+    cr_assert_eq(tlspol_ctx_check_resolver(ctx, "dane-ee.test", &rep),
+                 TLSPOL_ERR_DNSSEC, "%s", rep);
+    r = resolve1(ctx, "1.wild.test");
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_NO_POLICY, "%s",
+                 tlspol_result_reason(r));
+    tlspol_result_free(r);
+    /* the self-test passes again: validation is back, and the host
+     * answers kept before the first change are gone */
+    cr_assert_eq(tlspol_ctx_check_resolver(ctx,
+                     getenv("TLSPOL_TEST_BOGUS_NAME"), &rep), TLSPOL_OK,
+                 "%s", rep);
+    r = resolve1(ctx, "1.wild.test"); /* MX 10 mx1.dane-ee.test */
+    cr_assert_eq(tlspol_result_verdict(r), TLSPOL_VERDICT_DANE_ONLY, "%s",
+                 tlspol_result_reason(r));
+    cr_assert(!has_trace(r, "cached ("), "host answers came from the cache");
+    tlspol_result_free(r);
+    tlspol_ctx_free(ctx);
+}
+
 Test(dns_cache, purge_forgets_a_domains_answers_not_its_hosts)
 {
     tlspol_ctx *ctx = net_ctx(3000);
