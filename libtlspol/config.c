@@ -93,6 +93,7 @@ struct pstate {
     size_t dom_cap;           /* entries allocated in cfg.domains */
     size_t warn_cap;          /* entries allocated in cfg.warnings */
     size_t preload_cap;       /* entries allocated in cfg.preload */
+    size_t server_cap;        /* entries allocated in cfg.server */
     struct tp_buf resolvers;  /* "a b c" being built */
     struct keyset domset;     /* normalized domain names seen */
     size_t depth;             /* open mappings and sequences */
@@ -981,6 +982,75 @@ log_pair(struct pstate *st, const char *k, size_t klen, size_t kline,
     return unknown_key(st, kline);
 }
 
+/* The keys of server:, tlspol-socketmapd's settings (tlspol.yaml(5));
+ * only listen takes a list. */
+static const char *const server_keys[] = {
+    "listen", "socket_mode", "socket_owner", "allow_remote", "max_clients",
+    "idle_timeout", "max_request", "metrics", "admin", "admin_mode", "user",
+    "cache_file", "refresh_ahead", "evict_idle",
+};
+
+/* server_value - one value of a server: setting, kept as text */
+static int
+server_value(struct pstate *st, const struct sval *v, void *arg)
+{
+    struct tp_server_setting *s = arg;
+    char **vals;
+    size_t *lines;
+    int rc = check_text(st, v, TP_SERVER_VALUE_MAX);
+
+    if (rc != TP_OK)
+        return rc;
+    if (s->n == TP_SERVER_VALUES_MAX)
+        return fail(st, TP_ESYNTAX, v->line, "more than %d values",
+                    TP_SERVER_VALUES_MAX);
+    vals = tp_realloc(s->vals, (s->n + 1) * sizeof(*vals));
+    if (vals == NULL)
+        return nomem(st);
+    s->vals = vals;
+    lines = tp_realloc(s->lines, (s->n + 1) * sizeof(*lines));
+    if (lines == NULL)
+        return nomem(st);
+    s->lines = lines;
+    if ((s->vals[s->n] = tp_strndup(v->p, v->len)) == NULL)
+        return nomem(st);
+    s->lines[s->n++] = v->line;
+    return TP_OK;
+}
+
+/* server_pair - one key of server: (unknown ones are warned about) */
+static int
+server_pair(struct pstate *st, const char *k, size_t klen, size_t kline,
+            void *arg)
+{
+    struct tp_config *c = &st->cfg;
+    struct tp_server_setting *s;
+    struct sval v;
+    size_t i;
+    int rc;
+
+    (void)arg;
+    for (i = 0; i < sizeof(server_keys) / sizeof(server_keys[0]); i++)
+        if (is(k, klen, server_keys[i]))
+            break;
+    if (i == sizeof(server_keys) / sizeof(server_keys[0]))
+        return unknown_key(st, kline);
+    if (grow_array((void **)&c->server, &st->server_cap, c->n_server,
+                   sizeof(*c->server)) != TP_OK)
+        return nomem(st);
+    s = &c->server[c->n_server];
+    memset(s, 0, sizeof(*s));
+    if ((s->key = tp_strndup(k, klen)) == NULL)
+        return nomem(st);
+    c->n_server++; /* from here tp_config_free owns it */
+    if (i == 0)
+        return read_list(st, server_value, s);
+    rc = read_scalar(st, &v);
+    if (rc != TP_OK)
+        return rc;
+    return server_value(st, &v, s);
+}
+
 /* A failure: mapping being read. */
 struct fstate {
     struct tp_failpolicy fp;
@@ -1289,9 +1359,8 @@ top_pair(struct pstate *st, const char *k, size_t klen, size_t kline,
         return read_failure(st, &c->failure, kline);
     if (is(k, klen, "domains"))
         return read_mapping(st, domains_pair, NULL);
-    /* Reserved for the socketmap server's settings: read, not used. */
     if (is(k, klen, "server"))
-        return read_mapping(st, skip_pair, NULL);
+        return read_mapping(st, server_pair, NULL);
     return unknown_key(st, kline);
 }
 
@@ -1426,6 +1495,17 @@ tp_config_free(struct tp_config *c)
     for (i = 0; i < c->n_domains && c->domains != NULL; i++)
         domain_conf_free(&c->domains[i]);
     tp_free(c->domains);
+    for (i = 0; i < c->n_server && c->server != NULL; i++) {
+        struct tp_server_setting *s = &c->server[i];
+        size_t j;
+
+        for (j = 0; j < s->n; j++)
+            tp_free(s->vals[j]);
+        tp_free(s->vals);
+        tp_free(s->lines);
+        tp_free(s->key);
+    }
+    tp_free(c->server);
     for (i = 0; i < c->n_warnings && c->warnings != NULL; i++)
         tp_free(c->warnings[i]);
     tp_free(c->warnings);

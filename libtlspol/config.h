@@ -41,6 +41,16 @@ struct tp_domain_conf {
     size_t line;                /* where it was defined */
 };
 
+/* One key of the server: section, the settings of tlspol-socketmapd:
+ * its values as written.  The parser checks key, shape and text; the
+ * server their meaning. */
+struct tp_server_setting {
+    char *key;                  /* owned; one of the known keys */
+    size_t n;                   /* values; more than one: listen only */
+    char **vals;                /* owned */
+    size_t *lines;              /* owned: where each value is */
+};
+
 struct tp_config {
     char *resolvers;            /* owned; space-separated, or NULL */
     char *trust_anchor;         /* owned, or NULL */
@@ -56,6 +66,8 @@ struct tp_config {
     struct tp_failpolicy failure;       /* global */
     size_t n_domains;
     struct tp_domain_conf *domains;     /* owned; sorted, unique */
+    size_t n_server;
+    struct tp_server_setting *server;   /* owned, in file order */
     size_t n_warnings;
     char **warnings;            /* owned: "tlspol.yaml: line 9: foo:
                                    unknown key, ignored" */
@@ -73,6 +85,8 @@ struct tp_config {
  *   postfix_compat: "3.9", "3.10", ... (MAJOR.MINOR)
  *   log: { level: error|warn|info|debug, target: stderr|syslog }
  *   failure: { mode: defer|opportunistic, after: SECONDS }
+ *   server: { listen: SPEC or list, socket_mode: OCTAL, ... } (the
+ *            settings of tlspol-socketmapd, kept as text)
  *   domains: { DOMAIN: { policy: none|may|encrypt|dane|dane-only|secure,
  *                        match: PATTERN or list (secure only),
  *                        reason: TEXT, failure: {...} } }

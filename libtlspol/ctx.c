@@ -10,6 +10,7 @@
  * Not pure.  SPDX-License-Identifier: MIT
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -403,6 +404,30 @@ tlspol_ctx_config_log(const tlspol_ctx *ctx, int *level, int *target)
     if (target != NULL)
         *target = c != NULL ? c->log_syslog : -1;
     return ctx != NULL ? TLSPOL_OK : TLSPOL_ERR_INVAL;
+}
+
+TP_EXPORT const char *
+tlspol_ctx_config_server(const tlspol_ctx *ctx, const char *key, size_t i,
+                         unsigned int *line)
+{
+    const struct tp_config *c = ctx != NULL ? ctx->conf : NULL;
+    size_t k;
+
+    if (c == NULL || key == NULL)
+        return NULL;
+    for (k = 0; k < c->n_server; k++) {
+        const struct tp_server_setting *s = &c->server[k];
+
+        if (strcmp(s->key, key) != 0)
+            continue;
+        if (i >= s->n)
+            return NULL;
+        if (line != NULL)
+            *line = s->lines[i] > UINT_MAX ? UINT_MAX
+                                           : (unsigned int)s->lines[i];
+        return s->vals[i];
+    }
+    return NULL;
 }
 
 TP_EXPORT const char *

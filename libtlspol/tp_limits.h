@@ -58,6 +58,9 @@
 #define TP_CONFIG_FILE_MAX (1024 * 1024)
 #define TP_PRELOAD_FILE_MAX (16 * 1024 * 1024)
 #define TP_YAML_DEPTH_MAX 16
+/* server: values (tlspol-socketmapd settings): per key, and bytes each */
+#define TP_SERVER_VALUES_MAX 16
+#define TP_SERVER_VALUE_MAX 1024
 #define TP_PRELOAD_DOMAINS_MAX 1000000
 #define TP_CONFIG_DOMAINS_MAX 100000
 

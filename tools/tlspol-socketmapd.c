@@ -300,6 +300,7 @@ struct server {
     const char *config;
     unsigned long max_clients, idle_timeout, max_request;
     unsigned int timeout_ms;
+    char *server_digest;        /* server: settings at start, owned */
 };
 
 static const char progname[] = "tlspol-socketmapd";
@@ -344,7 +345,10 @@ usage(FILE *fp)
 "\n"
 "Resolution:\n"
 "  -f, --config FILE           configuration (tlspol.yaml(5)); reread\n"
-"                              on SIGHUP; options here override it\n"
+"                              on SIGHUP; options here override it;\n"
+"                              its server: section may give --listen\n"
+"                              and the other socket, limit, user and\n"
+"                              cache options (at start only)\n"
 "      --preload FILE          add a preload list (repeatable)\n"
 "  -r, --resolver ADDR[@PORT]  DNS resolver (repeatable)\n"
 "  -a, --trust-anchor FILE     DNSSEC trust anchor\n"
@@ -2303,6 +2307,7 @@ http_accept(struct server *s)
 /* Admin socket (--admin): one command per line, each reply ends "."  */
 
 static int reload(struct server *s, const char *why);
+static char *server_digest(const struct server *s);
 
 /* admin_close - cancel a refresh in flight and close a; its memory is
  * freed by reap().  Never called from a library callback. */
@@ -3011,7 +3016,15 @@ reload(struct server *s, const char *why)
     }
     st = tlspol_ctx_load_config(s->ctx, s->config);
     if (st == TLSPOL_OK) {
+        char *d = server_digest(s);
+
         apply_log_config(s);
+        if (d != NULL && s->server_digest != NULL &&
+            strcmp(d, s->server_digest) != 0)
+            log_msg(TLSPOL_LOG_WARN, "%s: %s: the server: settings changed; "
+                    "they take effect at the next start (sockets, limits "
+                    "and user stay as they are)", why, s->config);
+        free(d);
         s->m.reload_ok++;
         log_msg(TLSPOL_LOG_INFO, "%s: reloaded %s", why, s->config);
         notify(s, "READY=1\nSTATUS=serving\n");
@@ -3218,6 +3231,225 @@ run(struct server *s)
     }
 }
 
+/* Settings that the --config file's server: section can give as well
+ * (tlspol.yaml(5)); the command line wins, setting by setting. */
+enum {
+    SO_LISTEN, SO_SOCKET_MODE, SO_SOCKET_OWNER, SO_ALLOW_REMOTE,
+    SO_MAX_CLIENTS, SO_IDLE_TIMEOUT, SO_MAX_REQUEST, SO_METRICS, SO_ADMIN,
+    SO_ADMIN_MODE, SO_USER, SO_CACHE_FILE, SO_REFRESH_AHEAD, SO_EVICT_IDLE,
+    SO_N
+};
+static const char *const so_key[SO_N] = {
+    "listen", "socket_mode", "socket_owner", "allow_remote", "max_clients",
+    "idle_timeout", "max_request", "metrics", "admin", "admin_mode", "user",
+    "cache_file", "refresh_ahead", "evict_idle",
+};
+
+struct opts {
+    const char *listen[LISTEN_MAX];
+    const char *listen_where[LISTEN_MAX]; /* "--listen" or file:line */
+    size_t n_listen;
+    unsigned long mode, admin_mode;
+    const char *owner, *owner_where, *metrics, *metrics_where, *admin;
+    const char *user, *cachefile;
+    int allow_remote;
+    unsigned int refresh_ahead, evict_idle;
+    unsigned int cli;           /* bit (1 << SO_x): given as an option */
+    char *owned[SO_N * 16 * 2]; /* copies of config values and places */
+    size_t n_owned;
+};
+
+/* set_opt - one value v of setting id, from the command line (where is
+ * the option: "--listen") or from --config (where: "FILE: line N:
+ * server.listen"); 0, or -1 after saying on stderr what is wrong */
+static int
+set_opt(struct server *s, struct opts *o, int id, const char *v,
+        const char *where)
+{
+    unsigned long n;
+
+    switch (id) {
+    case SO_LISTEN:
+        if (o->n_listen == LISTEN_MAX) {
+            fprintf(stderr, "%s: %s: at most %d listen addresses\n",
+                    progname, where, LISTEN_MAX);
+            return -1;
+        }
+        if (strncmp(v, "unix:", 5) != 0 && strncmp(v, "inet:", 5) != 0) {
+            fprintf(stderr, "%s: %s %s: expected unix:PATH or "
+                    "inet:HOST:PORT\n", progname, where, v);
+            return -1;
+        }
+        o->listen_where[o->n_listen] = where;
+        o->listen[o->n_listen++] = v;
+        return 0;
+    case SO_SOCKET_MODE:
+    case SO_ADMIN_MODE:
+        if (parse_ulong(v, 8, 0, 0777, id == SO_SOCKET_MODE ? &o->mode
+                                                           : &o->admin_mode)
+            != 0) {
+            fprintf(stderr, "%s: %s: \"%s\" is not an octal mode (e.g. "
+                    "%s)\n", progname, where, v,
+                    id == SO_SOCKET_MODE ? "0660" : "0600");
+            return -1;
+        }
+        return 0;
+    case SO_SOCKET_OWNER:
+        o->owner = v;
+        o->owner_where = where;
+        return 0;
+    case SO_ALLOW_REMOTE:
+        if (v == NULL || strcmp(v, "true") == 0) {
+            o->allow_remote = 1;
+        } else if (strcmp(v, "false") == 0) {
+            o->allow_remote = 0;
+        } else {
+            fprintf(stderr, "%s: %s: \"%s\" is not true or false\n",
+                    progname, where, v);
+            return -1;
+        }
+        return 0;
+    case SO_MAX_CLIENTS:
+        if (parse_ulong(v, 10, 1, 1000000, &s->max_clients) != 0) {
+            fprintf(stderr, "%s: %s: \"%s\" is not a number from 1 to "
+                    "1000000\n", progname, where, v);
+            return -1;
+        }
+        return 0;
+    case SO_IDLE_TIMEOUT:
+        if (parse_ulong(v, 10, 1, 86400, &s->idle_timeout) != 0) {
+            fprintf(stderr, "%s: %s: \"%s\" is not a number of seconds "
+                    "from 1 to 86400\n", progname, where, v);
+            return -1;
+        }
+        return 0;
+    case SO_MAX_REQUEST:
+        if (parse_ulong(v, 10, 64, 1000000, &s->max_request) != 0) {
+            fprintf(stderr, "%s: %s: \"%s\" is not a number of bytes "
+                    "from 64 to 1000000\n", progname, where, v);
+            return -1;
+        }
+        return 0;
+    case SO_METRICS:
+        if (strncmp(v, "inet:", 5) != 0) {
+            fprintf(stderr, "%s: %s %s: expected one inet:HOST:PORT\n",
+                    progname, where, v);
+            return -1;
+        }
+        o->metrics = v;
+        o->metrics_where = where;
+        return 0;
+    case SO_ADMIN:
+        if (strncmp(v, "unix:", 5) != 0 || v[5] == '\0') {
+            fprintf(stderr, "%s: %s %s: expected one unix:PATH (the admin "
+                    "socket is UNIX-domain only)\n", progname, where, v);
+            return -1;
+        }
+        o->admin = v;
+        return 0;
+    case SO_USER:
+        o->user = v;
+        return 0;
+    case SO_CACHE_FILE:
+        o->cachefile = v;
+        return 0;
+    case SO_REFRESH_AHEAD:
+    case SO_EVICT_IDLE:
+        if (parse_ulong(v, 10, 0, 31557600, &n) != 0) {
+            fprintf(stderr, "%s: %s: \"%s\" is not a number of seconds up "
+                    "to 31557600\n", progname, where, v);
+            return -1;
+        }
+        if (id == SO_REFRESH_AHEAD)
+            o->refresh_ahead = (unsigned int)n;
+        else
+            o->evict_idle = (unsigned int)n;
+        return 0;
+    }
+    return -1;
+}
+
+/* cli_opt - set_opt for a command-line option, remembered as given */
+static int
+cli_opt(struct server *s, struct opts *o, int id, const char *v,
+        const char *opt)
+{
+    o->cli |= 1u << id;
+    return set_opt(s, o, id, v, opt);
+}
+
+/* keep - a copy of t owned by o (config values outlive a reload) */
+static const char *
+keep(struct opts *o, const char *t)
+{
+    char *c;
+
+    if (o->n_owned == sizeof(o->owned) / sizeof(o->owned[0]) ||
+        (c = strdup(t)) == NULL)
+        return NULL;
+    return o->owned[o->n_owned++] = c;
+}
+
+/* config_opts - the server: settings of --config for those not given on
+ * the command line; 0, or -1 after saying what is wrong */
+static int
+config_opts(struct server *s, struct opts *o)
+{
+    int id;
+
+    for (id = 0; id < SO_N; id++) {
+        const char *v;
+        unsigned int line;
+        size_t i;
+
+        if (o->cli & (1u << id))
+            continue;
+        for (i = 0; (v = tlspol_ctx_config_server(s->ctx, so_key[id], i,
+                                                  &line)) != NULL; i++) {
+            char where[PATH_MAX + 64];
+            const char *kv, *kw;
+
+            snprintf(where, sizeof(where), "%s: line %u: server.%s",
+                     s->config, line, so_key[id]);
+            if ((kv = keep(o, v)) == NULL || (kw = keep(o, where)) == NULL) {
+                fprintf(stderr, "%s: out of memory\n", progname);
+                return -1;
+            }
+            if (set_opt(s, o, id, kv, kw) != 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+/* server_digest - the server: settings of the configuration in force as
+ * one string ("key=value\n"...), to tell whether a reload changed them;
+ * malloc'd, or NULL when memory ran out */
+static char *
+server_digest(const struct server *s)
+{
+    char *d = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&d, &len);
+    int id;
+
+    if (fp == NULL)
+        return NULL;
+    for (id = 0; id < SO_N; id++) {
+        const char *v;
+        size_t i;
+
+        for (i = 0; (v = tlspol_ctx_config_server(s->ctx, so_key[id], i,
+                                                  NULL)) != NULL; i++)
+            fprintf(fp, "%s=%s\n", so_key[id], v);
+    }
+    if (fclose(fp) != 0) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -3258,17 +3490,16 @@ main(int argc, char **argv)
     };
     static struct server srv;
     struct server *s = &srv;
-    const char *listen_spec[LISTEN_MAX], *preload[PRELOAD_MAX];
-    size_t n_listen = 0, n_preload = 0, k;
+    static struct opts o = { .mode = 0666, .admin_mode = 0600,
+                             .refresh_ahead = 86400,
+                             .evict_idle = 2592000 };
+    const char *preload[PRELOAD_MAX];
+    size_t n_preload = 0, k;
     const char *ta = NULL, *ca = NULL, *capath = NULL, *bogus = NULL;
-    const char *cachefile = NULL, *metrics = NULL, *admin = NULL;
     const char *shared = NULL;
-    unsigned int refresh_ahead = 86400, evict_idle = 2592000;
-    const char *user = NULL, *owner = NULL;
     char *resolvers = NULL;
-    int trust_ad = 0, check = 0, no_drop = 0, allow_remote = 0;
+    int trust_ad = 0, check = 0, no_drop = 0;
     int quiet = 0, c, rc = EX_SETUP, n_act;
-    unsigned long mode = 0666, admin_mode = 0600;
     uid_t own_uid = (uid_t)-1;
     gid_t own_gid = (gid_t)-1;
     struct itimerspec its;
@@ -3287,73 +3518,51 @@ main(int argc, char **argv)
                             NULL)) != -1) {
         switch (c) {
         case 'l':
-            if (n_listen == LISTEN_MAX) {
-                fprintf(stderr, "%s: at most %d --listen\n", progname,
-                        LISTEN_MAX);
-                return EX_USAGE;
-            }
-            if (strncmp(optarg, "unix:", 5) != 0 &&
-                strncmp(optarg, "inet:", 5) != 0) {
-                fprintf(stderr, "%s: --listen %s: expected unix:PATH or "
-                        "inet:HOST:PORT\n", progname, optarg);
-                return EX_USAGE;
-            }
-            listen_spec[n_listen++] = optarg;
+            if (cli_opt(s, &o, SO_LISTEN, optarg, "--listen") != 0)
+                goto usage_error;
             break;
         case 'M':
-            if (parse_ulong(optarg, 8, 0, 0777, &mode) != 0) {
-                fprintf(stderr, "%s: --socket-mode: \"%s\" is not an octal "
-                        "mode (e.g. 0660)\n", progname, optarg);
-                return EX_USAGE;
-            }
+            if (cli_opt(s, &o, SO_SOCKET_MODE, optarg, "--socket-mode"))
+                goto usage_error;
             break;
-        case 'O': owner = optarg; break;
-        case 'R': allow_remote = 1; break;
+        case 'O': cli_opt(s, &o, SO_SOCKET_OWNER, optarg, "--socket-owner");
+            break;
+        case 'R': cli_opt(s, &o, SO_ALLOW_REMOTE, NULL, "--allow-remote");
+            break;
         case 1001:
-            if (strncmp(optarg, "inet:", 5) != 0 || metrics != NULL) {
+            if (o.metrics != NULL) {
                 fprintf(stderr, "%s: --metrics %s: expected one "
                         "inet:HOST:PORT\n", progname, optarg);
                 goto usage_error;
             }
-            metrics = optarg;
+            if (cli_opt(s, &o, SO_METRICS, optarg, "--metrics") != 0)
+                goto usage_error;
             break;
         case 1002:
-            if (strncmp(optarg, "unix:", 5) != 0 || optarg[5] == '\0' ||
-                admin != NULL) {
+            if (o.admin != NULL) {
                 fprintf(stderr, "%s: --admin %s: expected one unix:PATH "
                         "(the admin socket is UNIX-domain only)\n",
                         progname, optarg);
                 goto usage_error;
             }
-            admin = optarg;
+            if (cli_opt(s, &o, SO_ADMIN, optarg, "--admin") != 0)
+                goto usage_error;
             break;
         case 1003:
-            if (parse_ulong(optarg, 8, 0, 0777, &admin_mode) != 0) {
-                fprintf(stderr, "%s: --admin-mode: \"%s\" is not an octal "
-                        "mode (e.g. 0600)\n", progname, optarg);
+            if (cli_opt(s, &o, SO_ADMIN_MODE, optarg, "--admin-mode") != 0)
                 goto usage_error;
-            }
             break;
         case 'm':
-            if (parse_ulong(optarg, 10, 1, 1000000, &s->max_clients)) {
-                fprintf(stderr, "%s: --max-clients: \"%s\" is not a number "
-                        "from 1 to 1000000\n", progname, optarg);
-                return EX_USAGE;
-            }
+            if (cli_opt(s, &o, SO_MAX_CLIENTS, optarg, "--max-clients"))
+                goto usage_error;
             break;
         case 'i':
-            if (parse_ulong(optarg, 10, 1, 86400, &s->idle_timeout)) {
-                fprintf(stderr, "%s: --idle-timeout: \"%s\" is not a number "
-                        "of seconds from 1 to 86400\n", progname, optarg);
-                return EX_USAGE;
-            }
+            if (cli_opt(s, &o, SO_IDLE_TIMEOUT, optarg, "--idle-timeout"))
+                goto usage_error;
             break;
         case 'q':
-            if (parse_ulong(optarg, 10, 64, 1000000, &s->max_request)) {
-                fprintf(stderr, "%s: --max-request: \"%s\" is not a number "
-                        "of bytes from 64 to 1000000\n", progname, optarg);
-                return EX_USAGE;
-            }
+            if (cli_opt(s, &o, SO_MAX_REQUEST, optarg, "--max-request"))
+                goto usage_error;
             break;
         case 'f': s->config = optarg; break;
         case 'P':
@@ -3373,24 +3582,17 @@ main(int argc, char **argv)
         case 'a': ta = optarg; break;
         case 'c': ca = optarg; break;
         case 'C': capath = optarg; break;
-        case 1000: cachefile = optarg; break;
+        case 1000: cli_opt(s, &o, SO_CACHE_FILE, optarg, "--cache-file");
+            break;
         case 1004: shared = optarg; break;
         case 1010:
-        case 1011: {
-            unsigned long v;
-
-            if (parse_ulong(optarg, 10, 0, 31557600, &v) != 0) {
-                fprintf(stderr, "%s: --%s: \"%s\" is not "
-                        "a number of seconds up to 31557600\n", progname,
-                        c == 1010 ? "refresh-ahead" : "evict-idle", optarg);
-                return EX_USAGE;
-            }
-            if (c == 1010)
-                refresh_ahead = (unsigned int)v;
-            else
-                evict_idle = (unsigned int)v;
+            if (cli_opt(s, &o, SO_REFRESH_AHEAD, optarg, "--refresh-ahead"))
+                goto usage_error;
             break;
-        }
+        case 1011:
+            if (cli_opt(s, &o, SO_EVICT_IDLE, optarg, "--evict-idle"))
+                goto usage_error;
+            break;
         case 't':
             if ((s->timeout_ms = cli_parse_timeout(optarg)) == 0) {
                 fprintf(stderr, "%s: --timeout: \"%s\" is not a number of "
@@ -3411,7 +3613,7 @@ main(int argc, char **argv)
             break;
         case 'K': check = 1; break;
         case 'B': bogus = optarg; break;
-        case 'u': user = optarg; break;
+        case 'u': cli_opt(s, &o, SO_USER, optarg, "--user"); break;
         case 'N': no_drop = 1; break;
         case 'F': break;
         case 'L':
@@ -3452,19 +3654,14 @@ main(int argc, char **argv)
         free(resolvers);
         return EX_SETUP;
     }
-    if (n_listen == 0 && n_act == 0) {
+    if (o.n_listen == 0 && n_act == 0 && s->config == NULL) {
         fprintf(stderr, "%s: no --listen given and no sockets from systemd "
                 "(LISTEN_FDS) (try --help)\n", progname);
         goto usage_error;
     }
-    if (user != NULL && no_drop) {
+    if ((o.cli & (1u << SO_USER)) && no_drop) {
         fprintf(stderr, "%s: --user and --no-drop-privileges exclude each "
                 "other\n", progname);
-        goto usage_error;
-    }
-    if (owner != NULL && parse_owner(owner, &own_uid, &own_gid) != 0) {
-        fprintf(stderr, "%s: --socket-owner %s: unknown user or group\n",
-                progname, owner);
         goto usage_error;
     }
     if (opt_verbose >= 2)
@@ -3486,6 +3683,25 @@ main(int argc, char **argv)
         goto out;
     }
     apply_log_config(s);
+    if (s->config != NULL && config_opts(s, &o) != 0)
+        goto out; /* a bad server: setting: setup error */
+    s->server_digest = server_digest(s);
+    if (no_drop && o.user != NULL)
+        log_msg(TLSPOL_LOG_WARN, "--no-drop-privileges: server.user %s in "
+                "%s is not used", o.user, s->config);
+    if (o.n_listen == 0 && n_act == 0) {
+        fprintf(stderr, "%s: no --listen given, no server.listen in %s and "
+                "no sockets from systemd (LISTEN_FDS) (try --help)\n",
+                progname, s->config);
+        rc = EX_USAGE;
+        goto out;
+    }
+    if (o.owner != NULL && parse_owner(o.owner, &own_uid, &own_gid) != 0) {
+        fprintf(stderr, "%s: %s %s: unknown user or group\n", progname,
+                o.owner_where, o.owner);
+        rc = (o.cli & (1u << SO_SOCKET_OWNER)) ? EX_USAGE : EX_SETUP;
+        goto out;
+    }
     for (k = 0; k < n_preload; k++)
         if (tlspol_ctx_add_preload(s->ctx, preload[k]) != TLSPOL_OK) {
             log_msg(TLSPOL_LOG_ERROR, "%s", tlspol_ctx_errmsg(s->ctx));
@@ -3495,7 +3711,7 @@ main(int argc, char **argv)
         (ta && tlspol_ctx_set_trust_anchor_file(s->ctx, ta)) ||
         (ca && tlspol_ctx_set_ca_file(s->ctx, ca)) ||
         (capath && tlspol_ctx_set_ca_path(s->ctx, capath)) ||
-        (cachefile && tlspol_ctx_set_cache_file(s->ctx, cachefile)) ||
+        (o.cachefile && tlspol_ctx_set_cache_file(s->ctx, o.cachefile)) ||
         (shared && tlspol_ctx_set_shared_store(s->ctx, shared)) ||
         (s->timeout_ms && tlspol_ctx_set_timeout(s->ctx, s->timeout_ms)) ||
         (trust_ad && tlspol_ctx_set_dnssec_mode(s->ctx,
@@ -3552,24 +3768,24 @@ main(int argc, char **argv)
             goto os_error;
         log_msg(TLSPOL_LOG_INFO, "listening on %s", l->spec);
     }
-    for (k = 0; k < n_listen; k++) {
+    for (k = 0; k < o.n_listen; k++) {
         struct listener *l = &s->lst[s->nlst];
-        const char *spec = listen_spec[k];
+        const char *spec = o.listen[k];
         int fd;
 
         l->spec = spec;
         if (strncmp(spec, "unix:", 5) == 0) {
             if ((l->path = strdup(spec + 5)) == NULL)
                 goto os_error;
-            fd = open_unix(l->path, (mode_t)mode, own_uid, own_gid);
+            fd = open_unix(l->path, (mode_t)o.mode, own_uid, own_gid);
             if (fd < 0) {
                 free(l->path);
                 l->path = NULL;
             }
         } else {
-            fd = open_inet("--listen", spec + 5, allow_remote);
+            fd = open_inet(o.listen_where[k], spec + 5, o.allow_remote);
             if (fd == -2) {
-                rc = EX_USAGE;
+                rc = o.listen_where[k][0] == '-' ? EX_USAGE : EX_SETUP;
                 goto out;
             }
         }
@@ -3582,49 +3798,49 @@ main(int argc, char **argv)
             goto os_error;
         log_msg(TLSPOL_LOG_INFO, "listening on %s", spec);
     }
-    if (metrics != NULL) {
-        int fd = open_inet("--metrics", metrics + 5, allow_remote);
+    if (o.metrics != NULL) {
+        int fd = open_inet(o.metrics_where, o.metrics + 5, o.allow_remote);
 
         if (fd == -2)
-            rc = EX_USAGE;
+            rc = o.metrics_where[0] == '-' ? EX_USAGE : EX_SETUP;
         if (fd < 0)
             goto out;
-        s->mlst.spec = metrics;
+        s->mlst.spec = o.metrics;
         s->mlst.ev.kind = EV_MLISTEN;
         s->mlst.ev.fd = fd;
         if (add_fd(s, &s->mlst.ev) != 0)
             goto os_error;
         log_msg(TLSPOL_LOG_INFO, "metrics on http://%s/metrics",
-                metrics + 5);
+                o.metrics + 5);
     }
-    if (admin != NULL) {
+    if (o.admin != NULL) {
         /* owned by the starting user (root), not --socket-owner */
         int fd;
 
-        if ((s->alst.path = strdup(admin + 5)) == NULL)
+        if ((s->alst.path = strdup(o.admin + 5)) == NULL)
             goto os_error;
-        fd = open_unix(s->alst.path, (mode_t)admin_mode, (uid_t)-1,
+        fd = open_unix(s->alst.path, (mode_t)o.admin_mode, (uid_t)-1,
                        (gid_t)-1);
         if (fd < 0) {
             free(s->alst.path);
             s->alst.path = NULL;
             goto out;
         }
-        s->alst.spec = admin;
+        s->alst.spec = o.admin;
         s->alst.ev.kind = EV_ALISTEN;
         s->alst.ev.fd = fd;
         if (add_fd(s, &s->alst.ev) != 0)
             goto os_error;
-        log_msg(TLSPOL_LOG_INFO, "admin socket on %s (mode %04lo)", admin,
-                admin_mode);
+        log_msg(TLSPOL_LOG_INFO, "admin socket on %s (mode %04lo)", o.admin,
+                o.admin_mode);
     }
 
     /* Set up resolver and cache file now: errors show at start, and the
      * cache file is opened before privileges are dropped. */
     /* RFC 8461 §3.3: refresh cached policies before they expire */
-    if ((refresh_ahead > 0 || evict_idle > 0) &&
-        tlspol_ctx_set_refresh(s->ctx, refresh_ahead, 4, 60000,
-                               evict_idle) != TLSPOL_OK) {
+    if ((o.refresh_ahead > 0 || o.evict_idle > 0) &&
+        tlspol_ctx_set_refresh(s->ctx, o.refresh_ahead, 4, 60000,
+                               o.evict_idle) != TLSPOL_OK) {
         log_msg(TLSPOL_LOG_ERROR, "%s", tlspol_ctx_errmsg(s->ctx));
         goto out;
     }
@@ -3632,8 +3848,8 @@ main(int argc, char **argv)
         log_msg(TLSPOL_LOG_ERROR, "%s", tlspol_ctx_errmsg(s->ctx));
         goto out;
     }
-    if (!no_drop && (user != NULL || geteuid() == 0)) {
-        if (drop_privileges(user != NULL ? user : "nobody") != 0)
+    if (!no_drop && (o.user != NULL || geteuid() == 0)) {
+        if (drop_privileges(o.user != NULL ? o.user : "nobody") != 0)
             goto out;
     } else if (geteuid() == 0) {
         log_msg(TLSPOL_LOG_WARN, "running as root (--no-drop-privileges)");
@@ -3702,6 +3918,9 @@ out:
     if (s->epfd >= 0)
         close(s->epfd);
     free(resolvers);
+    free(s->server_digest);
+    for (k = 0; k < o.n_owned; k++)
+        free(o.owned[k]);
     if (use_syslog)
         closelog();
     return rc;

@@ -487,6 +487,25 @@ TLSPOL_EXPORT tlspol_status
 tlspol_ctx_config_log(const tlspol_ctx *ctx, int *level, int *target);
 
 /**
+ * A value of the "server:" section of the configuration loaded last:
+ * the settings of the socketmap server (tlspol-socketmapd(8),
+ * tlspol.yaml(5)), kept as written.  The library checks the key (unknown
+ * ones are warned about and dropped), the shape (one value; a list for
+ * "listen") and the text (1 to 1024 bytes, no control characters); the
+ * server checks the meaning.
+ * @param i    0 for the first value; lists give several.
+ * @param line if not NULL, gets the value's line in the file.
+ * @return The i-th value of key, borrowed until the next
+ *         tlspol_ctx_load_config() or tlspol_ctx_free(); NULL when the
+ *         key is not set, i is past its last value, or ctx or key is
+ *         NULL.
+ * @since 0.1
+ */
+TLSPOL_EXPORT const char *
+tlspol_ctx_config_server(const tlspol_ctx *ctx, const char *key, size_t i,
+                         unsigned int *line);
+
+/**
  * Detail of the last error returned by a call on this context.
  * @return Borrowed: valid until the next call on ctx; "" if none.
  * @since 0.1

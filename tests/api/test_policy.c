@@ -210,6 +210,102 @@ Test(config, log_settings_for_the_tools)
     tlspol_ctx_free(ctx);
 }
 
+static char last_warning[512];
+
+static void
+keep_warning(tlspol_log_level lvl, const char *id, const char *msg, void *ud)
+{
+    (void)id;
+    (void)ud;
+    if (lvl == TLSPOL_LOG_WARN)
+        snprintf(last_warning, sizeof(last_warning), "%s", msg);
+}
+
+Test(config, server_settings_are_kept_as_text)
+{
+    tlspol_ctx *ctx = NULL;
+    unsigned int line = 0;
+    const char *v;
+
+    cr_assert_eq(tlspol_ctx_new(&ctx), TLSPOL_OK);
+    tlspol_ctx_set_log_fn(ctx, keep_warning, NULL, TLSPOL_LOG_WARN);
+    cr_expect_null(tlspol_ctx_config_server(ctx, "listen", 0, NULL));
+    cr_assert_eq(load_text(ctx, "server:\n"
+                                "  listen:\n"
+                                "    - unix:/run/a.sock\n"
+                                "    - inet:127.0.0.1:10028\n"
+                                "  socket_mode: \"0660\"\n"
+                                "  max_clients: 100\n"
+                                "  colour: blue\n"), TLSPOL_OK, "%s",
+                 tlspol_ctx_errmsg(ctx));
+    v = tlspol_ctx_config_server(ctx, "listen", 0, &line);
+    cr_expect(v != NULL && strcmp(v, "unix:/run/a.sock") == 0 && line == 3,
+              "%s %u", v ? v : "NULL", line);
+    v = tlspol_ctx_config_server(ctx, "listen", 1, &line);
+    cr_expect(v != NULL && strcmp(v, "inet:127.0.0.1:10028") == 0 &&
+              line == 4, "%s %u", v ? v : "NULL", line);
+    cr_expect_null(tlspol_ctx_config_server(ctx, "listen", 2, NULL));
+    v = tlspol_ctx_config_server(ctx, "socket_mode", 0, NULL);
+    cr_expect(v != NULL && strcmp(v, "0660") == 0);
+    v = tlspol_ctx_config_server(ctx, "max_clients", 0, NULL);
+    cr_expect(v != NULL && strcmp(v, "100") == 0);
+    cr_expect_null(tlspol_ctx_config_server(ctx, "colour", 0, NULL));
+    cr_expect(strstr(last_warning, "line 7: server.colour: unknown key, "
+                                   "ignored") != NULL, "%s", last_warning);
+    cr_expect_null(tlspol_ctx_config_server(ctx, "user", 0, NULL));
+    cr_expect_null(tlspol_ctx_config_server(ctx, NULL, 0, NULL));
+    cr_expect_null(tlspol_ctx_config_server(NULL, "listen", 0, NULL));
+    tlspol_ctx_free(ctx);
+}
+
+Test(config, server_settings_errors)
+{
+    static const struct {
+        const char *text, *want;
+    } bad[] = {
+        { "server:\n  socket_mode: [\"0660\"]\n",
+          "server.socket_mode: expected a single value, found a list" },
+        { "server:\n  listen: {unix: /a}\n",
+          "server.listen: expected a value or a list, found a mapping" },
+        { "server:\n  listen: []\n", "server.listen: empty list" },
+        { "server:\n  user:\n", "server.user: empty value" },
+        { "server:\n  user: \"a\\tb\"\n",
+          "server.user: control character 0x09 at offset 1" },
+        { "server:\n  listen: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]\n",
+          "server.listen: more than 16 values" },
+        { "server:\n  admin: 1\n  admin: 2\n",
+          "server.admin: duplicate key (first at line 2)" },
+        { "server: [listen]\n", "server: expected a mapping, found a list" },
+    };
+    char big[1200];
+    size_t i;
+
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        tlspol_ctx *ctx = NULL;
+
+        cr_assert_eq(tlspol_ctx_new(&ctx), TLSPOL_OK);
+        cr_expect_eq(load_text(ctx, bad[i].text), TLSPOL_ERR_INVAL, "%s",
+                     bad[i].text);
+        cr_expect(strstr(tlspol_ctx_errmsg(ctx), bad[i].want) != NULL,
+                  "%s: %s", bad[i].want, tlspol_ctx_errmsg(ctx));
+        cr_expect_null(tlspol_ctx_config_server(ctx, "listen", 0, NULL));
+        tlspol_ctx_free(ctx);
+    }
+    {
+        tlspol_ctx *ctx = NULL;
+        int n = snprintf(big, sizeof(big), "server:\n  user: ");
+
+        memset(big + n, 'u', 1025);
+        big[n + 1025] = '\n';
+        big[n + 1026] = '\0';
+        cr_assert_eq(tlspol_ctx_new(&ctx), TLSPOL_OK);
+        cr_expect_eq(load_text(ctx, big), TLSPOL_ERR_INVAL);
+        cr_expect(strstr(tlspol_ctx_errmsg(ctx), "server.user: longer than "
+                         "1024 bytes") != NULL, "%s", tlspol_ctx_errmsg(ctx));
+        tlspol_ctx_free(ctx);
+    }
+}
+
 Test(config, missing_file_is_an_io_error)
 {
     tlspol_ctx *ctx = NULL;

@@ -7,7 +7,8 @@
  * level is in range and it sets a level or a failure policy; match
  * patterns only with secure, at most TP_STS_MX_MAX, each lowercase and
  * valid (tp_mx_pattern_check); tp_config_domain finds every entry; the
- * scalar settings are in their documented ranges; every warning and the
+ * scalar settings are in their documented ranges; server: settings are
+ * known keys, once each, with bounded text values; every warning and the
  * error start with the file name.  A failed parse leaves *out empty.
  * Each input is parsed a second time with one allocation made to fail:
  * the result must be the same or TP_ENOMEM.
@@ -37,8 +38,35 @@ check_empty(const struct tp_config *c)
         c->n_preload != 0 || c->domains != NULL || c->n_domains != 0 ||
         c->warnings != NULL || c->n_warnings != 0 || c->timeout_ms != 0 ||
         c->postfix_compat != 0 || c->dnssec_trust_ad != -1 ||
-        c->log_level != -1 || c->log_syslog != -1 || c->failure.set != 0)
+        c->log_level != -1 || c->log_syslog != -1 || c->failure.set != 0 ||
+        c->server != NULL || c->n_server != 0)
         abort();
+}
+
+/* check_server - a server: setting: a known key once, 1 to 16 values
+ * (several for listen only) of 1 to 1024 bytes without control bytes */
+static void
+check_server(const struct tp_config *c, size_t k)
+{
+    const struct tp_server_setting *s = &c->server[k];
+    size_t i, j;
+
+    if (s->key == NULL || s->n == 0 || s->n > TP_SERVER_VALUES_MAX ||
+        (s->n > 1 && strcmp(s->key, "listen") != 0))
+        abort();
+    for (i = 0; i < k; i++)
+        if (strcmp(c->server[i].key, s->key) == 0)
+            abort();
+    for (i = 0; i < s->n; i++) {
+        size_t n = strlen(s->vals[i]);
+
+        if (n == 0 || n > TP_SERVER_VALUE_MAX || s->lines[i] == 0)
+            abort();
+        for (j = 0; j < n; j++)
+            if ((unsigned char)s->vals[i][j] < 0x20 ||
+                s->vals[i][j] == 0x7f)
+                abort();
+    }
 }
 
 /* check_fail - a failure policy as read_failure builds it */
@@ -130,6 +158,10 @@ check(int rc, const struct tp_config *c, const struct tp_err *e)
         c->log_syslog > 1)
         abort();
     check_fail(&c->failure);
+    if ((c->n_server == 0) != (c->server == NULL))
+        abort();
+    for (i = 0; i < c->n_server; i++)
+        check_server(c, i);
     if (c->resolvers != NULL &&
         (c->resolvers[0] == '\0' || c->resolvers[0] == ' '))
         abort();

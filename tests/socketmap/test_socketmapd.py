@@ -829,6 +829,96 @@ def log_config_checks():
     srv.stop()
 
 
+def config_server_checks():
+    """server: in --config gives listen addresses, socket mode, limits and
+    the admin socket; the command line wins; a bad value stops the start
+    (exit 3, naming file, line and key); a reload that changes them says
+    they wait for the next start."""
+    cfg = os.path.join(TMP, "srvcfg.yaml")
+    sock = os.path.join(TMP, "srvcfg.sock")
+    apath = os.path.join(TMP, "srvcfg.ctl")
+    port = free_port()
+    text = ("server:\n"
+            f"  listen:\n    - unix:{sock}\n    - inet:127.0.0.1:{port}\n"
+            '  socket_mode: "0600"\n'
+            "  max_request: 100\n"
+            f"  admin: unix:{apath}\n"
+            "  colour: blue\n")
+    with open(cfg, "w") as f:
+        f.write(text)
+    srv = Server("srvcfg", ["--config", cfg], listen=False)
+    log = srv.text()
+    check("server.listen from --config, no --listen: both sockets",
+          srv.ready and f"listening on unix:{sock}" in log
+          and f"listening on inet:127.0.0.1:{port}" in log, log)
+    check("server.socket_mode 0600 applied",
+          os.path.exists(sock) and (os.stat(sock).st_mode & 0o777) == 0o600)
+    check("server: unknown key warned about, not an error",
+          "line 8: server.colour: unknown key, ignored" in log, log)
+    r, out, err = postmap("dane-ee.test",
+                          f"socketmap:inet:127.0.0.1:{port}:postfix")
+    check("server.listen inet: postmap answers", r == 0
+          and out == "dane-only", err)
+    a = srv.connect()
+    a.sendall(ns("postfix " + "a" * 200))
+    check("server.max_request 100: a 208-byte request closes the "
+          "connection", closed_by_server(a))
+    a.close()
+    check("server.admin: the admin socket answers",
+          admin(apath, "stats") is not None)
+    with open(cfg, "w") as f:
+        f.write(text.replace('"0600"', '"0666"'))
+    srv.proc.send_signal(signal.SIGHUP)
+    check("reload with other server: settings: they wait for the next start",
+          srv.wait_log("take effect at the next start", 5)
+          and (os.stat(sock).st_mode & 0o777) == 0o600, srv.text()[-1000:])
+    srv.stop()
+    # the command line wins, setting by setting
+    with open(cfg, "w") as f:
+        f.write(text)
+    srv = Server("srvcfg2", ["--config", cfg, "--max-request", "10240"])
+    c = srv.connect()
+    check("--listen and --max-request over server:, the rest from it",
+          srv.ready and not os.path.exists(sock)
+          and ask(c, "postfix " + "a" * 200) == "NOTFOUND "
+          and admin(apath, "stats") is not None, srv.text()[-1000:])
+    c.close()
+    srv.stop()
+    bad = [
+        ('  socket_mode: "999"\n',
+         'line 2: server.socket_mode: "999" is not an octal mode'),
+        ("  listen: tcp:1\n",
+         "line 2: server.listen tcp:1: expected unix:PATH or inet:HOST:PORT"),
+        ("  listen: inet:192.0.2.1:25\n",
+         "line 2: server.listen inet:192.0.2.1:25: not a loopback"),
+        ("  max_clients: 0\n",
+         'line 2: server.max_clients: "0" is not a number from 1 to 1000000'),
+        ("  allow_remote: yes\n",
+         'line 2: server.allow_remote: "yes" is not true or false'),
+        (f"  listen: unix:{sock}\n  socket_owner: nosuchuser-tlspol\n",
+         "line 3: server.socket_owner nosuchuser-tlspol: unknown user or "
+         "group"),
+        ("  user:\n", "line 2: server.user: empty value"),
+    ]
+    for body, want in bad:
+        with open(cfg, "w") as f:
+            f.write("server:\n" + body)
+        p = subprocess.run([EXE, "--config", cfg, *NETARGS,
+                            "--no-drop-privileges"], capture_output=True,
+                           text=True, timeout=30)
+        check(f"bad server: setting -> exit 3: {want}",
+              p.returncode == 3 and want in p.stderr
+              and cfg in p.stderr, p.stderr[-500:])
+    with open(cfg, "w") as f:
+        f.write("server:\n  max_clients: 10\n")
+    p = subprocess.run([EXE, "--config", cfg, *NETARGS,
+                        "--no-drop-privileges"], capture_output=True,
+                       text=True, timeout=30)
+    check("no listen anywhere: usage error (2) naming server.listen",
+          p.returncode == 2 and "no server.listen in " + cfg in p.stderr,
+          p.stderr[-500:])
+
+
 def sighup_checks():
     cfg = os.path.join(TMP, "hup.yaml")
     with open(cfg, "w") as f:
@@ -1285,6 +1375,7 @@ def main():
         max_clients_check()
         quiet_check()
         log_config_checks()
+        config_server_checks()
         overload_check()
         sighup_checks()
         activation_checks()
