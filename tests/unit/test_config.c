@@ -1,8 +1,8 @@
 /*
  * test_config.c - white-box tests of config.c: every key of tlspol.yaml(5)
  * and its defaults, every error path with its exact message ("FNAME: line
- * N: key.path: what"), unknown keys as warnings, the reserved server:
- * section, duplicates, refused YAML features (anchors, aliases, tags,
+ * N: key.path: what"), unknown keys as warnings, the server: section
+ * (kept as text for tlspol-socketmapd), duplicates, refused YAML features (anchors, aliases, tags,
  * several documents), the nesting and size limits, the sorted domains
  * table and the fault-injection hook over every allocation.
  *
@@ -41,7 +41,8 @@ static const char full[] =
     "  mode: opportunistic\n"
     "  after: 3600\n"
     "server:\n"
-    "  listen: [unix:/run/tlspol.sock, {inet: 127.0.0.1:10026}]\n"
+    "  listen: [unix:/run/tlspol.sock, \"inet:127.0.0.1:10026\"]\n"
+    "  socket_mode: \"0660\"\n"
     "domains:\n"
     "  local-secure.test:\n"
     "    policy: secure\n"
@@ -178,6 +179,16 @@ Test(config, parses_full_realistic_file)
     cr_assert_eq(c.failure.opportunistic, 1);
     cr_assert_eq(c.failure.after, 3600);
     cr_assert_eq(c.n_warnings, 0, "%s", c.n_warnings ? c.warnings[0] : "");
+    cr_assert_eq(c.n_server, 2);
+    cr_assert_str_eq(c.server[0].key, "listen");
+    cr_assert_eq(c.server[0].n, 2);
+    cr_assert_str_eq(c.server[0].vals[0], "unix:/run/tlspol.sock");
+    cr_assert_str_eq(c.server[0].vals[1], "inet:127.0.0.1:10026");
+    cr_assert_eq(c.server[0].lines[1], 18);
+    cr_assert_str_eq(c.server[1].key, "socket_mode");
+    cr_assert_eq(c.server[1].n, 1);
+    cr_assert_str_eq(c.server[1].vals[0], "0660");
+    cr_assert_eq(c.server[1].lines[0], 19);
     cr_assert_eq(c.n_domains, 4);
     /* Sorted by normalized name. */
     cr_assert_str_eq(c.domains[0].domain, "dane-bogus.test");
@@ -193,7 +204,7 @@ Test(config, parses_full_realistic_file)
     cr_assert_str_eq(d->match[1], "*.mx.local-secure.test");
     cr_assert_str_eq(d->reason, "partner agreement");
     cr_assert_eq(d->failure.set, 0);
-    cr_assert_eq(d->line, 20);
+    cr_assert_eq(d->line, 21);
 
     d = tp_config_domain(&c, "enforce.test");
     cr_assert_not_null(d);
@@ -201,7 +212,7 @@ Test(config, parses_full_realistic_file)
     cr_assert_eq(d->n_match, 0);
     cr_assert_null(d->match);
     cr_assert_str_eq(d->reason, "weakens on purpose");
-    cr_assert_eq(d->line, 24);
+    cr_assert_eq(d->line, 25);
 
     d = tp_config_domain(&c, "dane-bogus.test");
     cr_assert_not_null(d);
@@ -1002,6 +1013,13 @@ ParameterizedTestParameters(config, rejects_yaml_features)
         E("\"\": 1\n", "1: empty key"),
         E("~: 1\n", "1: empty key"),
         E("server: [a]", "1: server: expected a mapping, found a list"),
+        E("server: {listen: [unix:/a, {inet: x}]}", "1: server.listen: list "
+          "item is a mapping, expected a single value"),
+        E("server: {user: [a, b]}", "1: server.user: expected a single "
+          "value, found a list"),
+        E("server: {user: \"\"}", "1: server.user: empty value"),
+        E("server: {listen: [1,2,3,4,5,6,7,8,9,0,1,2,3,4,5,6,7]}",
+          "1: server.listen: more than 16 values"),
         E("a: b: c\n", "1: YAML: mapping values are not allowed in this "
           "context"),
         E("log:\n  level: info\n  target syslog\n", "4: log: YAML: could "
@@ -1190,14 +1208,20 @@ Test(config, warnings_are_capped)
     ASSERT_NO_LEAKS();
 }
 
-Test(config, server_section_is_reserved_and_silent)
+Test(config, server_section_known_keys_kept_others_warned)
 {
     struct tp_config c;
 
-    cfg_ok("server:\n  listen: [unix:/run/tlspol.sock, "
-           "{inet: 127.0.0.1:10026}]\n  workers: 4\n  tls: {a: {b: [c]}}\n"
-           "timeout: 3\n", &c);
-    cr_assert_eq(c.n_warnings, 0);
+    cfg_ok("server:\n  listen: unix:/run/tlspol.sock\n  workers: 4\n"
+           "  tls: {a: {b: [c]}}\n  user: tlspol\ntimeout: 3\n", &c);
+    cr_assert_eq(c.n_warnings, 2);
+    cr_assert_str_eq(c.warnings[0], "t.yaml: line 3: server.workers: "
+                     "unknown key, ignored");
+    cr_assert_str_eq(c.warnings[1], "t.yaml: line 4: server.tls: unknown "
+                     "key, ignored");
+    cr_assert_eq(c.n_server, 2);
+    cr_assert_str_eq(c.server[0].vals[0], "unix:/run/tlspol.sock");
+    cr_assert_str_eq(c.server[1].key, "user");
     cr_assert_eq(c.timeout_ms, 3000);
     tp_config_free(&c);
     cfg_ok("server:\n", &c);
