@@ -3259,6 +3259,19 @@ struct opts {
     size_t n_owned;
 };
 
+/* set_num - *out from the decimal v in [min, max]; 0, or -1 after
+ * saying on stderr that v is not what (e.g. "a number of seconds") */
+static int
+set_num(const char *where, const char *v, unsigned long min,
+        unsigned long max, const char *what, unsigned long *out)
+{
+    if (parse_ulong(v, 10, min, max, out) == 0)
+        return 0;
+    fprintf(stderr, "%s: %s: \"%s\" is not %s from %lu to %lu\n",
+            progname, where, v, what, min, max);
+    return -1;
+}
+
 /* set_opt - one value v of setting id, from the command line (where is
  * the option: "--listen") or from --config (where: "FILE: line N:
  * server.listen"); 0, or -1 after saying on stderr what is wrong */
@@ -3310,26 +3323,13 @@ set_opt(struct server *s, struct opts *o, int id, const char *v,
         }
         return 0;
     case SO_MAX_CLIENTS:
-        if (parse_ulong(v, 10, 1, 1000000, &s->max_clients) != 0) {
-            fprintf(stderr, "%s: %s: \"%s\" is not a number from 1 to "
-                    "1000000\n", progname, where, v);
-            return -1;
-        }
-        return 0;
+        return set_num(where, v, 1, 1000000, "a number", &s->max_clients);
     case SO_IDLE_TIMEOUT:
-        if (parse_ulong(v, 10, 1, 86400, &s->idle_timeout) != 0) {
-            fprintf(stderr, "%s: %s: \"%s\" is not a number of seconds "
-                    "from 1 to 86400\n", progname, where, v);
-            return -1;
-        }
-        return 0;
+        return set_num(where, v, 1, 86400, "a number of seconds",
+                       &s->idle_timeout);
     case SO_MAX_REQUEST:
-        if (parse_ulong(v, 10, 64, 1000000, &s->max_request) != 0) {
-            fprintf(stderr, "%s: %s: \"%s\" is not a number of bytes "
-                    "from 64 to 1000000\n", progname, where, v);
-            return -1;
-        }
-        return 0;
+        return set_num(where, v, 64, 1000000, "a number of bytes",
+                       &s->max_request);
     case SO_METRICS:
         if (strncmp(v, "inet:", 5) != 0) {
             fprintf(stderr, "%s: %s %s: expected one inet:HOST:PORT\n",
@@ -3355,11 +3355,8 @@ set_opt(struct server *s, struct opts *o, int id, const char *v,
         return 0;
     case SO_REFRESH_AHEAD:
     case SO_EVICT_IDLE:
-        if (parse_ulong(v, 10, 0, 31557600, &n) != 0) {
-            fprintf(stderr, "%s: %s: \"%s\" is not a number of seconds up "
-                    "to 31557600\n", progname, where, v);
+        if (set_num(where, v, 0, 31557600, "a number of seconds", &n) != 0)
             return -1;
-        }
         if (id == SO_REFRESH_AHEAD)
             o->refresh_ahead = (unsigned int)n;
         else
