@@ -987,7 +987,7 @@ log_pair(struct pstate *st, const char *k, size_t klen, size_t kline,
 static const char *const server_keys[] = {
     "listen", "socket_mode", "socket_owner", "allow_remote", "max_clients",
     "idle_timeout", "max_request", "metrics", "admin", "admin_mode", "user",
-    "cache_file", "refresh_ahead", "evict_idle",
+    "cache_file", "refresh_ahead", "evict_idle", "connection_timeout",
 };
 
 /* server_value - one value of a server: setting, kept as text */

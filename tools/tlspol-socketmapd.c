@@ -204,6 +204,7 @@ struct metrics {
     uint64_t reload_ok, reload_failed;
     uint64_t rejected_max;      /* connections closed: --max-clients */
     uint64_t rejected_fds;      /* connections closed: out of fds */
+    uint64_t aged;              /* connections past --connection-timeout */
     uint64_t bucket[NBUCKET + 1]; /* lookup times per bucket (not
                                      cumulative); the last is +Inf */
     uint64_t sum_us;            /* sum of lookup times */
@@ -246,7 +247,10 @@ struct conn {
     uint32_t events;            /* current epoll interest */
     unsigned int in_ready : 1;  /* on the ready list */
     unsigned int rd : 1;        /* the socket may hold unread input */
+    unsigned int aged : 1;      /* past --connection-timeout: no new
+                                   requests, closed once answered */
     union peer_addr peer;       /* for logs: conn_peer() */
+    uint32_t born;              /* monotonic second it was accepted */
     uint8_t *in;                /* unparsed input (incap bytes), owned;
                                    NULL while there is none */
     size_t inlen, incap;
@@ -299,6 +303,7 @@ struct server {
     time_t stop_deadline;
     const char *config;
     unsigned long max_clients, idle_timeout, max_request;
+    unsigned long conn_timeout; /* --connection-timeout, seconds */
     unsigned int timeout_ms;
     char *server_digest;        /* server: settings at start, owned */
 };
@@ -333,6 +338,9 @@ usage(FILE *fp)
 "                              (socketmap is unauthenticated)\n"
 "      --max-clients N         connections (default 4096)\n"
 "      --idle-timeout SECONDS  close idle connections (default 30)\n"
+"      --connection-timeout SECONDS  close any connection this long\n"
+"                              after it was opened, once its requests\n"
+"                              are answered (default 300)\n"
 "      --max-request BYTES     request payload limit (default 10240)\n"
 "  Sockets passed by systemd (LISTEN_PID, LISTEN_FDS) are used as well;\n"
 "  with them --listen is optional.\n"
@@ -342,7 +350,9 @@ usage(FILE *fp)
 "                              purge DOMAIN, reload, help (one command\n"
 "                              per line)\n"
 "      --admin-mode OCTAL      mode of the admin socket (default 0600)\n"
-"\n"
+"\n", progname);
+    /* in two parts: C11 promises string literals of 4095 bytes only */
+    fputs(
 "Resolution:\n"
 "  -f, --config FILE           configuration (tlspol.yaml(5)); reread\n"
 "                              on SIGHUP; options here override it;\n"
@@ -387,7 +397,7 @@ usage(FILE *fp)
 "RELOADING=1 and STOPPING=1 are sent to it (systemd Type=notify).\n"
 "Exit status: 0 normal shutdown; 2 usage error; 3 setup error (cannot\n"
 "bind, bad configuration, cannot drop privileges) or fatal error.\n",
-            progname);
+          fp);
 }
 
 /* log_flush - write the buffered log lines to stderr: at once for
@@ -1812,7 +1822,8 @@ conn_service(struct server *s, struct conn *c)
         if (!full && write_out(c, &progress) != 0)
             goto close;
     } while (progress && !full);
-    if (s->stopping && c->npending == 0 && c->outlen == c->outoff)
+    if ((s->stopping || c->aged) && c->npending == 0 &&
+        c->outlen == c->outoff)
         goto close;
     set_events(s, c);
     return 0;
@@ -1825,7 +1836,7 @@ close:
 static int
 can_read(const struct server *s, const struct conn *c)
 {
-    return !s->stopping && c->npending < PIPELINE_MAX &&
+    return !s->stopping && !c->aged && c->npending < PIPELINE_MAX &&
            c->inlen < s->max_request + NS_OVERHEAD;
 }
 
@@ -1975,6 +1986,7 @@ accept_all(struct server *s, struct listener *l)
         c->ev.kind = EV_CONN;
         c->ev.fd = fd;
         c->last = s->now;
+        c->born = (uint32_t)s->now;
         memcpy(&c->peer, &ss, sizeof(c->peer));
         memset(&ee, 0, sizeof(ee));
         ee.events = c->events = EPOLLIN | EPOLLET;
@@ -2118,6 +2130,9 @@ metrics_render(const struct server *s, struct sbuf *b)
               PRIu64 "\n"
               "tlspol_connections_rejected_total{reason=\"no_fds\"} %"
               PRIu64 "\n", m->rejected_max, m->rejected_fds);
+    sb_counter(b, "tlspol_connections_aged_total", "counter",
+               "Socketmap connections closed for having been open "
+               "--connection-timeout seconds.", m->aged);
     sb_counter(b, "tlspol_malformed_requests_total", "counter",
                "Malformed netstrings, requests without a key and unknown "
                "socketmap names.", m->malformed);
@@ -2884,15 +2899,25 @@ sweep(struct server *s)
     }
 
     for (c = s->conns; c != NULL; c = next) {
+        char peer[PEER_MAX];
+
         next = c->next;
         if (c->npending == 0 && c->outlen == c->outoff &&
             now - c->last >= (time_t)s->idle_timeout) {
-            char peer[PEER_MAX];
-
             if (log_on(TLSPOL_LOG_DEBUG))
                 log_msg(TLSPOL_LOG_DEBUG, "%s: idle for %lu s; closing",
                         conn_peer(c, peer), s->idle_timeout);
             conn_close(s, c);
+        } else if (!c->aged &&
+                   now - (time_t)c->born >= (time_t)s->conn_timeout) {
+            /* like Postfix's own limit on a connection's life: what was
+             * asked is answered, nothing more is read */
+            c->aged = 1;
+            s->m.aged++;
+            if (log_on(TLSPOL_LOG_DEBUG))
+                log_msg(TLSPOL_LOG_DEBUG, "%s: open for %lu s; closing once "
+                        "answered", conn_peer(c, peer), s->conn_timeout);
+            conn_service(s, c); /* closes it when nothing is outstanding */
         }
     }
     /* After a burst of connections went, give the freed pages back:
@@ -3237,12 +3262,12 @@ enum {
     SO_LISTEN, SO_SOCKET_MODE, SO_SOCKET_OWNER, SO_ALLOW_REMOTE,
     SO_MAX_CLIENTS, SO_IDLE_TIMEOUT, SO_MAX_REQUEST, SO_METRICS, SO_ADMIN,
     SO_ADMIN_MODE, SO_USER, SO_CACHE_FILE, SO_REFRESH_AHEAD, SO_EVICT_IDLE,
-    SO_N
+    SO_CONN_TIMEOUT, SO_N
 };
 static const char *const so_key[SO_N] = {
     "listen", "socket_mode", "socket_owner", "allow_remote", "max_clients",
     "idle_timeout", "max_request", "metrics", "admin", "admin_mode", "user",
-    "cache_file", "refresh_ahead", "evict_idle",
+    "cache_file", "refresh_ahead", "evict_idle", "connection_timeout",
 };
 
 struct opts {
@@ -3327,6 +3352,9 @@ set_opt(struct server *s, struct opts *o, int id, const char *v,
     case SO_IDLE_TIMEOUT:
         return set_num(where, v, 1, 86400, "a number of seconds",
                        &s->idle_timeout);
+    case SO_CONN_TIMEOUT:
+        return set_num(where, v, 1, 86400, "a number of seconds",
+                       &s->conn_timeout);
     case SO_MAX_REQUEST:
         return set_num(where, v, 64, 1000000, "a number of bytes",
                        &s->max_request);
@@ -3462,6 +3490,7 @@ main(int argc, char **argv)
         { "evict-idle", required_argument, NULL, 1011 },
         { "max-clients", required_argument, NULL, 'm' },
         { "idle-timeout", required_argument, NULL, 'i' },
+        { "connection-timeout", required_argument, NULL, 1012 },
         { "max-request", required_argument, NULL, 'q' },
         { "config", required_argument, NULL, 'f' },
         { "preload", required_argument, NULL, 'P' },
@@ -3506,6 +3535,7 @@ main(int argc, char **argv)
     s->epfd = s->sigfd = s->timerfd = s->reserve_fd = -1;
     s->max_clients = 4096;
     s->idle_timeout = 30;
+    s->conn_timeout = 300;
     s->max_request = 10240;
     /* s->lst[] from s->nlst on is unused and left untouched */
     s->mlst.ev.fd = -1;
@@ -3555,6 +3585,11 @@ main(int argc, char **argv)
             break;
         case 'i':
             if (cli_opt(s, &o, SO_IDLE_TIMEOUT, optarg, "--idle-timeout"))
+                goto usage_error;
+            break;
+        case 1012:
+            if (cli_opt(s, &o, SO_CONN_TIMEOUT, optarg,
+                        "--connection-timeout"))
                 goto usage_error;
             break;
         case 'q':

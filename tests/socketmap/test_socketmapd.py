@@ -919,6 +919,52 @@ def config_server_checks():
           p.stderr[-500:])
 
 
+def connection_timeout_checks():
+    """--connection-timeout: a connection in steady use is closed once it
+    has been open that long, after what it asked is answered."""
+    port = free_port()
+    srv = Server("age", ["--connection-timeout", "2",
+                         "--metrics", f"inet:127.0.0.1:{port}"])
+    c = srv.connect()
+    t0 = time.time()
+    answered = closed_at = None
+    while time.time() - t0 < 8:
+        try:
+            r = ask(c, "postfix dane-ee.test", 3)
+        except OSError:
+            r = None
+        if r is None:
+            closed_at = time.time() - t0
+            break
+        answered = (answered or 0) + 1
+        time.sleep(0.2)
+    c.close()
+    check(f"a busy connection is closed after --connection-timeout 2 "
+          f"({answered} answers, closed after "
+          f"{closed_at if closed_at is None else round(closed_at, 1)} s)",
+          closed_at is not None and 1.8 <= closed_at <= 4.5
+          and answered >= 5, (answered, closed_at))
+    d = srv.connect()
+    t0 = time.time()
+    time.sleep(1.2)
+    d.sendall(ns("postfix slow.test"))  # answered after the 2 s timeout
+    r = read_replies(d, 1, 10)
+    dt = time.time() - t0
+    check(f"a lookup outstanding at the limit is answered ({dt:.1f} s "
+          "after connecting), then the connection is closed",
+          r == ["NOTFOUND "] and dt >= 2.5 and closed_by_server(d), (r, dt))
+    d.close()
+    resp = http_get(port, "/metrics")
+    m = parse_metrics(resp[2])[0] if resp else {}
+    check("tlspol_connections_aged_total counts both",
+          m.get("tlspol_connections_aged_total") == 2, m)
+    e = srv.connect()
+    check("the server answers new connections",
+          ask(e, "postfix dane-ee.test") == "OK dane-only")
+    e.close()
+    srv.stop()
+
+
 def sighup_checks():
     cfg = os.path.join(TMP, "hup.yaml")
     with open(cfg, "w") as f:
@@ -1376,6 +1422,7 @@ def main():
         quiet_check()
         log_config_checks()
         config_server_checks()
+        connection_timeout_checks()
         overload_check()
         sighup_checks()
         activation_checks()
