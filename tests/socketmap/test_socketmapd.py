@@ -455,6 +455,83 @@ def offline_checks():
     sock.close()
 
 
+# Every scenario of tests/net/README.md as Postfix's own client sees it:
+# the policy string (without "OK "), None for not found, "TEMP" for a
+# temporary error.  Derived from the scenario definitions: enforce
+# policies list mx1.DOMAIN unless the row says otherwise; MTA-STS testing
+# and every unusable policy are not found; DANE with usable TLSA records
+# on every host is dane-only, on some (or none usable) dane; a bogus or
+# failed security-relevant lookup is a temporary error.
+def _secure(pattern):
+    return f"secure match={pattern} servername=hostname"
+
+
+SCENARIO_REPLIES = {
+    # MTA-STS
+    "enforce.test": _secure("mx1.enforce.test"),
+    "testing.test": None, "none.test": None,
+    "wildcard.test": _secure(".wildcard.test"),
+    "multi-mx.test": _secure("mx1.multi-mx.test:mx2.multi-mx.test"),
+    "mx-mismatch.test": "TEMP",
+    "no-txt.test": None, "bad-txt.test": None, "two-txt.test": None,
+    "split-txt.test": _secure("mx1.split-txt.test"),
+    "ext-txt.test": _secure("mx1.ext-txt.test"),
+    "cname-txt.test": _secure("mx1.cname-txt.test"),
+    "http-404.test": None, "redirect.test": None, "wrong-name.test": None,
+    "unknown-ca.test": None, "expired-cert.test": None,
+    "text-html.test": None, "oversize.test": None, "no-version.test": None,
+    "bad-mode.test": None,
+    "big-maxage.test": _secure("mx1.big-maxage.test"),
+    "crlf.test": _secure("mx1.crlf.test"),
+    "unknown-keys.test": _secure("mx1.unknown-keys.test"),
+    "slow.test": None, "no-addr.test": None,
+    "insecure.test": _secure("mx1.insecure.test"),
+    "does-not-exist.test": None,
+    # DANE
+    "dane-ee.test": "dane-only", "dane-ta.test": "dane-only",
+    "dane-unusable.test": "dane", "dane-bogus.test": "TEMP",
+    "dane-expired.test": "TEMP", "dane-unsigned.insecure.test": None,
+    "insecure-mx.insecure.test": "dane", "dane-cname.test": "dane-only",
+    "dane-mixed.test": "dane", "dane-sts.test": "dane-only",
+    "dane-partial-sts.test": "dane-only", "no-mx.test": "dane-only",
+    "null-mx.test": None, "dane-malformed.test": "dane-only",
+    "dane-sha512.test": "dane-only", "addr-bogus.test": "dane-only",
+    "addr-bogus-only.test": "TEMP", "mx-bogus.test": "TEMP",
+    "dane-tlsa-servfail.test": "TEMP",
+    # SMTP servers (their TLS is Postfix's business, not the map's)
+    "badcert-sts.test": _secure("mx1.badcert-sts.test"),
+    "badcert-dane.test": "dane-only",
+    "no-starttls.test": None, "plain-may.test": None,
+}
+# With --config tests/data/config/net.yaml and --preload valid.json.
+POLICY_REPLIES = {
+    "preload-enforce.test": _secure("mx1.preload-enforce.test"),
+    "preload-testing.test": None,
+    "preload-alias.test": _secure(".preload-alias.test"),
+    "local-secure.test": _secure("mx1.local-secure.test"),
+}
+
+
+def scenario_postmap_checks(srv, replies):
+    """postmap -q for every scenario domain gives the expected string."""
+    wrong = []
+    for key, want in replies.items():
+        r, out, err = postmap(key, srv.map())
+        if want is None:
+            ok = r == 1 and out == ""
+        elif want == "TEMP":
+            ok = r != 0 and out == "" and "temporary error" in err
+        else:
+            ok = r == 0 and out == want
+        if not ok:
+            wrong.append((key, want, r, out, err.strip()[-200:]))
+    check(f"postmap -q: all {len(replies)} scenario domains as expected "
+          f"({sum(v not in (None, 'TEMP') for v in replies.values())} "
+          f"policies, {sum(v is None for v in replies.values())} not "
+          f"found, {sum(v == 'TEMP' for v in replies.values())} temporary "
+          "errors)", not wrong, wrong)
+
+
 def postmap_checks(srv, port):
     cases = [
         ("enforce.test", 0, "secure match=mx1.enforce.test "
@@ -1412,11 +1489,23 @@ def main():
         check("server started (unix + inet)", srv.ready, srv.text())
         if srv.ready:
             postmap_checks(srv, port)
+            scenario_postmap_checks(srv, SCENARIO_REPLIES)
             raw_checks(srv)
             many_clients_check(srv)
             check("server still running", srv.proc.poll() is None)
         rc = srv.stop()
         check("SIGTERM: exit 0", rc == 0, srv.text()[-3000:])
+        data = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                            "..", "data")
+        pol = Server("policy", ["--config",
+                                os.path.join(data, "config", "net.yaml"),
+                                "--preload", os.path.join(data, "preload",
+                                                          "valid.json")])
+        check("server with a preload list and local overrides started",
+              pol.ready, pol.text())
+        if pol.ready:
+            scenario_postmap_checks(pol, POLICY_REPLIES)
+        pol.stop()
         idle_checks()
         max_clients_check()
         quiet_check()
