@@ -200,6 +200,8 @@ struct metrics {
     uint64_t verdict[NVERDICT]; /* replies after a lookup, by verdict */
     uint64_t errors;            /* lookups that failed or did not start */
     uint64_t skipped;           /* NOTFOUND without a lookup */
+    uint64_t misses;            /* not in the verdict cache: to the
+                                   library's lookup */
     uint64_t malformed;         /* bad netstring, no key, unknown name */
     uint64_t reload_ok, reload_failed;
     uint64_t rejected_max;      /* connections closed: --max-clients */
@@ -1568,8 +1570,10 @@ handle_request(struct server *s, struct conn *c, const uint8_t *req,
         res != NULL)
         return answer(s, p, TLSPOL_OK, res, 1);
     st = tlspol_resolve(s->ctx, p->key, on_result, p, &p->q);
-    if (st == TLSPOL_OK)
+    if (st == TLSPOL_OK) {
+        s->m.misses++;
         return 0;
+    }
     p->q = NULL;
     show(key, sizeof(key), p->key, p->keylen, LOG_KEY_MAX);
     if (st == TLSPOL_ERR_INVAL) {
@@ -2063,8 +2067,9 @@ metrics_render(const struct server *s, struct sbuf *b)
     size_t i;
 
     sb_printf(b, "# HELP tlspol_queries_total Socketmap queries answered "
-              "after a lookup, by verdict (ERROR: the lookup failed or "
-              "could not start).\n# TYPE tlspol_queries_total counter\n");
+              "with a verdict, from the cache or a lookup (ERROR: the "
+              "lookup failed or could not start).\n"
+              "# TYPE tlspol_queries_total counter\n");
     for (i = 0; i < NVERDICT; i++)
         sb_printf(b, "tlspol_queries_total{verdict=\"%s\"} %" PRIu64 "\n",
                   tlspol_verdict_name((tlspol_verdict)i), m->verdict[i]);
@@ -2075,6 +2080,9 @@ metrics_render(const struct server *s, struct sbuf *b)
     sb_counter(b, "tlspol_cache_hits_total", "counter",
                "Queries answered from the verdict cache.",
                tlspol_ctx_stat(s->ctx, TLSPOL_STAT_CACHE_HITS));
+    sb_counter(b, "tlspol_cache_misses_total", "counter",
+               "Queries not in the verdict cache, passed to a lookup.",
+               m->misses);
     sb_counter(b, "tlspol_lookups_total", "counter",
                "Lookups completed by the library.",
                tlspol_ctx_stat(s->ctx, TLSPOL_STAT_LOOKUPS));

@@ -1194,6 +1194,7 @@ def metrics_checks():
         'tlspol_queries_total{verdict="ERROR"}': 0,
         "tlspol_queries_skipped_total": 2,
         "tlspol_cache_hits_total": 1,
+        "tlspol_cache_misses_total": 4,
         "tlspol_lookups_total": 4,
         "tlspol_failopen_total": 0,
         "tlspol_override_weakens_total": 1,
@@ -1209,7 +1210,8 @@ def metrics_checks():
     for key, val in want.items():
         check(f"metrics: {key} {val}", m.get(key) == val, m.get(key))
     names = ["tlspol_queries_total", "tlspol_queries_skipped_total",
-             "tlspol_cache_hits_total", "tlspol_lookups_total",
+             "tlspol_cache_hits_total", "tlspol_cache_misses_total",
+             "tlspol_lookups_total",
              "tlspol_failopen_total", "tlspol_override_weakens_total",
              "tlspol_lookup_seconds", "tlspol_connections",
              "tlspol_connections_rejected_total",
