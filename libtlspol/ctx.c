@@ -215,6 +215,9 @@ tlspol_ctx_free(tlspol_ctx *ctx)
     tp_free(ctx->export_json);
     free_policy(ctx->conf, ctx->preload, ctx->preload_files,
                 ctx->n_preload);
+    while (ctx->n_added > 0)
+        tp_free(ctx->added_files[--ctx->n_added]);
+    tp_free(ctx->added_files);
     tp_free(ctx->fails);
     tp_sts_cache_free(&ctx->sts_cache);
     tp_vcache_flush(ctx);
@@ -617,6 +620,59 @@ append_list(struct tp_preload **pl, char ***files, size_t *n,
     return TLSPOL_OK;
 }
 
+/* remember_added - note path as given to tlspol_ctx_add_preload(), so
+ * that tlspol_ctx_load_config() reads it again after the file's lists */
+static tlspol_status
+remember_added(struct tlspol_ctx *ctx, const char *path)
+{
+    char **na = tp_realloc(ctx->added_files,
+                           (ctx->n_added + 1) * sizeof(*na));
+
+    if (na == NULL)
+        return TLSPOL_ERR_NOMEM;
+    ctx->added_files = na;
+    if ((na[ctx->n_added] = tp_strndup(path, strlen(path))) == NULL)
+        return TLSPOL_ERR_NOMEM;
+    ctx->n_added++;
+    return TLSPOL_OK;
+}
+
+/* read_lists - read the preload files in order onto the arrays, as a
+ * reload does: an invalid list, or one older than the list loaded from
+ * the same file, fails it (expired ones are skipped with a warning) */
+static tlspol_status
+read_lists(struct tlspol_ctx *ctx, char *const *paths, size_t n_paths,
+           struct tp_preload **pl, char ***files, size_t *n)
+{
+    size_t i;
+
+    for (i = 0; i < n_paths; i++) {
+        struct tp_preload one;
+        tlspol_status st;
+        int usable;
+
+        memset(&one, 0, sizeof(one));
+        st = load_preload(ctx, paths[i], &one, &usable);
+        if (st != TLSPOL_OK)
+            return st;
+        if (!usable)
+            continue;
+        if (older_than_loaded(ctx, paths[i], &one)) {
+            tp_ctx_seterr(ctx, "%s: timestamp %lld is older than the list "
+                          "already loaded: refused", paths[i],
+                          (long long)one.timestamp);
+            tp_preload_free(&one);
+            return TLSPOL_ERR_INVAL;
+        }
+        st = append_list(pl, files, n, &one, paths[i]);
+        if (st != TLSPOL_OK) {
+            tp_preload_free(&one);
+            return st;
+        }
+    }
+    return TLSPOL_OK;
+}
+
 TP_EXPORT tlspol_status
 tlspol_ctx_add_preload(tlspol_ctx *ctx, const char *path)
 {
@@ -628,8 +684,14 @@ tlspol_ctx_add_preload(tlspol_ctx *ctx, const char *path)
         return TLSPOL_ERR_INVAL;
     memset(&one, 0, sizeof(one));
     st = load_preload(ctx, path, &one, &usable);
-    if (st != TLSPOL_OK || !usable)
+    if (st != TLSPOL_OK)
         return st;
+    /* remembered even when expired: a reload reads it again */
+    st = remember_added(ctx, path);
+    if (st != TLSPOL_OK || !usable) {
+        tp_preload_free(&one);
+        return st;
+    }
     st = append_list(&ctx->preload, &ctx->preload_files, &ctx->n_preload,
                      &one, path);
     if (st != TLSPOL_OK)
@@ -706,30 +768,14 @@ tlspol_ctx_load_config(tlspol_ctx *ctx, const char *path)
         }
         goto fail;
     }
-    for (i = 0; i < conf->n_preload; i++) {
-        struct tp_preload one;
-        int usable;
-
-        memset(&one, 0, sizeof(one));
-        st = load_preload(ctx, conf->preload[i], &one, &usable);
-        if (st != TLSPOL_OK)
-            goto fail;
-        if (!usable)
-            continue;
-        if (older_than_loaded(ctx, conf->preload[i], &one)) {
-            tp_ctx_seterr(ctx, "%s: timestamp %lld is older than the list "
-                          "already loaded: refused", conf->preload[i],
-                          (long long)one.timestamp);
-            tp_preload_free(&one);
-            st = TLSPOL_ERR_INVAL;
-            goto fail;
-        }
-        st = append_list(&pl, &files, &n, &one, conf->preload[i]);
-        if (st != TLSPOL_OK) {
-            tp_preload_free(&one);
-            goto fail;
-        }
-    }
+    /* the file's lists, then those added with tlspol_ctx_add_preload()
+     * (read again: a reload must not drop them), later ones winning */
+    st = read_lists(ctx, conf->preload, conf->n_preload, &pl, &files, &n);
+    if (st == TLSPOL_OK)
+        st = read_lists(ctx, ctx->added_files, ctx->n_added, &pl, &files,
+                        &n);
+    if (st != TLSPOL_OK)
+        goto fail;
     for (i = 0; i < conf->n_warnings; i++)
         tp_log(ctx, TLSPOL_LOG_WARN, TP_MSG_CONFIG, "%s", conf->warnings[i]);
     apply_startup(ctx, conf);

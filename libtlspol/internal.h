@@ -69,6 +69,9 @@ struct tlspol_ctx {
     struct tp_preload *preload;    /* owned array, later entries win */
     char **preload_files;          /* owned: the file each came from */
     size_t n_preload;
+    char **added_files;            /* owned: tlspol_ctx_add_preload()'s
+                                      files, reread on each reload */
+    size_t n_added;
     unsigned int postfix_compat;   /* major*100+minor */
     /* when each failing domain's security lookups started failing */
     struct tp_failstate *fails;    /* owned array */

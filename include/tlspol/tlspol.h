@@ -370,9 +370,11 @@ tlspol_ctx_set_timeout(tlspol_ctx *ctx, unsigned int timeout_ms);
  * anchor, CA store, timeout, DNSSEC mode (applied only before the first
  * resolve; later they are logged as needing a restart), preload lists,
  * local overrides, failure policy, Postfix compatibility level.  May be
- * called again to reload: a file that fails to parse, or a preload list
- * that is invalid or older than the one loaded from the same file, leaves
- * the previous configuration in force.  Unknown keys are logged at WARN.
+ * called again to reload: the file's preload lists are read, then those
+ * given to tlspol_ctx_add_preload() are read again (later lists win).  A
+ * file that fails to parse, or a preload list that is unreadable,
+ * invalid or older than the one loaded from the same file, leaves the
+ * previous configuration in force.  Unknown keys are logged at WARN.
  * @return TLSPOL_OK; TLSPOL_ERR_IO (unreadable file); TLSPOL_ERR_INVAL
  *         (tlspol_ctx_errmsg() names file, line and key); TLSPOL_ERR_NOMEM.
  * @since 0.1
@@ -382,7 +384,8 @@ tlspol_ctx_load_config(tlspol_ctx *ctx, const char *path);
 
 /**
  * Add one preload list (STARTTLS-Everywhere policy 0.1 JSON) after those
- * already loaded; later lists override earlier ones per domain.  An
+ * already loaded; later lists override earlier ones per domain.  The
+ * file is read again by every later tlspol_ctx_load_config().  An
  * expired list is not an error: it is ignored with a WARN log line, as
  * the format requires.
  * @return TLSPOL_OK; TLSPOL_ERR_IO; TLSPOL_ERR_INVAL (the message names

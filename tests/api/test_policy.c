@@ -354,6 +354,71 @@ Test(preload, list_entries_decide_without_sts, .timeout = 60)
     tlspol_ctx_free(ctx);
 }
 
+/* copy_file - dst gets src's bytes; 0 or -1 */
+static int
+copy_file(const char *src, const char *dst)
+{
+    char buf[4096];
+    size_t n;
+    FILE *in = fopen(src, "rb"), *out = in ? fopen(dst, "wb") : NULL;
+    int rc = in && out ? 0 : -1;
+
+    while (rc == 0 && (n = fread(buf, 1, sizeof(buf), in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            rc = -1;
+    if (in)
+        fclose(in);
+    if (out && fclose(out) != 0)
+        rc = -1;
+    return rc;
+}
+
+static tlspol_verdict
+verdict_of(tlspol_ctx *ctx, const char *domain)
+{
+    tlspol_result *r = resolve1(ctx, domain);
+    tlspol_verdict v = tlspol_result_verdict(r);
+
+    tlspol_result_free(r);
+    return v;
+}
+
+Test(preload, added_lists_are_read_again_on_reload, .timeout = 60)
+{
+    char list[] = "/tmp/tlspol-added-XXXXXX", valid[512], older[512];
+    tlspol_ctx *ctx = net_ctx(3000);
+    int fd = mkstemp(list);
+
+    cr_assert_geq(fd, 0);
+    close(fd);
+    snprintf(valid, sizeof(valid), "%s/preload/valid.json", TEST_DATA);
+    snprintf(older, sizeof(older), "%s/preload/older.json", TEST_DATA);
+    cr_assert_eq(copy_file(valid, list), 0);
+    cr_assert_eq(tlspol_ctx_add_preload(ctx, list), TLSPOL_OK, "%s",
+                 tlspol_ctx_errmsg(ctx));
+    /* a (re)load of the configuration keeps the list: it used to drop
+     * it, turning PRELOAD_ENFORCE into NO_POLICY without a word */
+    cr_assert_eq(load_text(ctx, "failure: {mode: defer}\n"), TLSPOL_OK,
+                 "%s", tlspol_ctx_errmsg(ctx));
+    cr_expect_eq(verdict_of(ctx, "preload-enforce.test"),
+                 TLSPOL_VERDICT_PRELOAD_ENFORCE);
+    /* read again, with the same checks as the file's own lists */
+    cr_assert_eq(copy_file(older, list), 0);
+    cr_expect_eq(load_text(ctx, "failure: {mode: defer}\n"),
+                 TLSPOL_ERR_INVAL);
+    cr_expect(strstr(tlspol_ctx_errmsg(ctx), "older than the list already "
+                     "loaded") != NULL, "%s", tlspol_ctx_errmsg(ctx));
+    cr_expect_eq(verdict_of(ctx, "preload-enforce.test"),
+                 TLSPOL_VERDICT_PRELOAD_ENFORCE, "the old lists stay");
+    unlink(list);
+    cr_expect_eq(load_text(ctx, "failure: {mode: defer}\n"), TLSPOL_ERR_IO);
+    cr_expect(strstr(tlspol_ctx_errmsg(ctx), list) != NULL, "%s",
+              tlspol_ctx_errmsg(ctx));
+    cr_expect_eq(verdict_of(ctx, "preload-enforce.test"),
+                 TLSPOL_VERDICT_PRELOAD_ENFORCE, "the old lists stay");
+    tlspol_ctx_free(ctx);
+}
+
 Test(preload, later_list_overrides_earlier, .timeout = 60)
 {
     static const char *const files[] = { "valid.json", "overlay.json" };

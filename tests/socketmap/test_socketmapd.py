@@ -1507,6 +1507,13 @@ def main():
               pol.ready, pol.text())
         if pol.ready:
             scenario_postmap_checks(pol, POLICY_REPLIES)
+            pol.proc.send_signal(signal.SIGHUP)
+            check("--preload lists stay after SIGHUP (they used to be "
+                  "dropped: PRELOAD_ENFORCE fell to not found)",
+                  pol.wait_log("reloaded", 5)
+                  and postmap("preload-enforce.test", pol.map())[1]
+                  == POLICY_REPLIES["preload-enforce.test"],
+                  pol.text()[-1000:])
         pol.stop()
         idle_checks()
         max_clients_check()
