@@ -1453,6 +1453,28 @@ def admin_checks():
           rc == 0 and not os.path.exists(apath), srv.text()[-2000:])
 
 
+def socket_owner_check():
+    """--socket-mode and --socket-owner USER:GROUP set the UNIX socket's
+    mode and owner (root only may give it away)."""
+    if os.geteuid() != 0:
+        check("--socket-owner # SKIP not root", True)
+        return
+    import grp
+    nobody = pwd.getpwnam("nobody")
+    group = grp.getgrgid(nobody.pw_gid).gr_name
+    srv = Server("owned", ["--socket-mode", "0660", "--socket-owner",
+                           f"nobody:{group}"])
+    st = os.stat(srv.sock) if srv.ready else None
+    check(f"--socket-mode 0660 --socket-owner nobody:{group}",
+          st is not None and (st.st_mode & 0o777) == 0o660
+          and st.st_uid == nobody.pw_uid and st.st_gid == nobody.pw_gid,
+          None if st is None else (oct(st.st_mode), st.st_uid, st.st_gid))
+    r, out, err = postmap("dane-ee.test", srv.map())
+    check("socket given away: root's postmap still answered",
+          r == 0 and out == "dane-only", err)
+    srv.stop()
+
+
 def privdrop_check():
     if os.geteuid() != 0:
         check("privilege drop # SKIP not root", True)
@@ -1520,6 +1542,7 @@ def main():
         quiet_check()
         log_config_checks()
         config_server_checks()
+        socket_owner_check()
         connection_timeout_checks()
         overload_check()
         sighup_checks()
