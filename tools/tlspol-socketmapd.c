@@ -2331,6 +2331,7 @@ http_accept(struct server *s)
 
 static int reload(struct server *s, const char *why);
 static char *server_digest(const struct server *s);
+static int check_server_opts(const struct server *s);
 
 /* admin_close - cancel a refresh in flight and close a; its memory is
  * freed by reap().  Never called from a library callback. */
@@ -3053,10 +3054,15 @@ reload(struct server *s, const char *why)
 
         apply_log_config(s);
         if (d != NULL && s->server_digest != NULL &&
-            strcmp(d, s->server_digest) != 0)
+            strcmp(d, s->server_digest) != 0) {
             log_msg(TLSPOL_LOG_WARN, "%s: %s: the server: settings changed; "
                     "they take effect at the next start (sockets, limits "
                     "and user stay as they are)", why, s->config);
+            if (check_server_opts(s) != 0)
+                log_msg(TLSPOL_LOG_WARN, "%s: %s: the next start would "
+                        "stop at the error above; the running server is "
+                        "not affected", why, s->config);
+        }
         free(d);
         s->m.reload_ok++;
         log_msg(TLSPOL_LOG_INFO, "%s: reloaded %s", why, s->config);
@@ -3292,6 +3298,29 @@ struct opts {
     size_t n_owned;
 };
 
+/* opt_err - say what is wrong with an option's value (where begins the
+ * message: "--listen" or "FILE: line N: server.listen"): a command-line
+ * option on stderr, as usage errors are; a file's setting in the log,
+ * which is stderr too at start and may be syslog by a reload */
+static int opt_err(const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+opt_err(const char *where, const char *fmt, ...)
+{
+    char msg[PATH_MAX + 256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (where[0] == '-')
+        fprintf(stderr, "%s: %s%s\n", progname, where, msg);
+    else
+        log_msg(TLSPOL_LOG_ERROR, "%s%s", where, msg);
+    return -1;
+}
+
 /* set_num - *out from the decimal v in [min, max]; 0, or -1 after
  * saying on stderr that v is not what (e.g. "a number of seconds") */
 static int
@@ -3300,9 +3329,8 @@ set_num(const char *where, const char *v, unsigned long min,
 {
     if (parse_ulong(v, 10, min, max, out) == 0)
         return 0;
-    fprintf(stderr, "%s: %s: \"%s\" is not %s from %lu to %lu\n",
-            progname, where, v, what, min, max);
-    return -1;
+    return opt_err(where, ": \"%s\" is not %s from %lu to %lu", v, what, min,
+                   max);
 }
 
 /* set_opt - one value v of setting id, from the command line (where is
@@ -3317,14 +3345,12 @@ set_opt(struct server *s, struct opts *o, int id, const char *v,
     switch (id) {
     case SO_LISTEN:
         if (o->n_listen == LISTEN_MAX) {
-            fprintf(stderr, "%s: %s: at most %d listen addresses\n",
-                    progname, where, LISTEN_MAX);
-            return -1;
+            return opt_err(where, ": at most %d listen addresses",
+                           LISTEN_MAX);
         }
         if (strncmp(v, "unix:", 5) != 0 && strncmp(v, "inet:", 5) != 0) {
-            fprintf(stderr, "%s: %s %s: expected unix:PATH or "
-                    "inet:HOST:PORT\n", progname, where, v);
-            return -1;
+            return opt_err(where, " %s: expected unix:PATH or "
+                           "inet:HOST:PORT", v);
         }
         o->listen_where[o->n_listen] = where;
         o->listen[o->n_listen++] = v;
@@ -3334,10 +3360,8 @@ set_opt(struct server *s, struct opts *o, int id, const char *v,
         if (parse_ulong(v, 8, 0, 0777, id == SO_SOCKET_MODE ? &o->mode
                                                            : &o->admin_mode)
             != 0) {
-            fprintf(stderr, "%s: %s: \"%s\" is not an octal mode (e.g. "
-                    "%s)\n", progname, where, v,
-                    id == SO_SOCKET_MODE ? "0660" : "0600");
-            return -1;
+            return opt_err(where, ": \"%s\" is not an octal mode (e.g. "
+                           "%s)", v, id == SO_SOCKET_MODE ? "0660" : "0600");
         }
         return 0;
     case SO_SOCKET_OWNER:
@@ -3350,9 +3374,7 @@ set_opt(struct server *s, struct opts *o, int id, const char *v,
         } else if (strcmp(v, "false") == 0) {
             o->allow_remote = 0;
         } else {
-            fprintf(stderr, "%s: %s: \"%s\" is not true or false\n",
-                    progname, where, v);
-            return -1;
+            return opt_err(where, ": \"%s\" is not true or false", v);
         }
         return 0;
     case SO_MAX_CLIENTS:
@@ -3368,18 +3390,15 @@ set_opt(struct server *s, struct opts *o, int id, const char *v,
                        &s->max_request);
     case SO_METRICS:
         if (strncmp(v, "inet:", 5) != 0) {
-            fprintf(stderr, "%s: %s %s: expected one inet:HOST:PORT\n",
-                    progname, where, v);
-            return -1;
+            return opt_err(where, " %s: expected one inet:HOST:PORT", v);
         }
         o->metrics = v;
         o->metrics_where = where;
         return 0;
     case SO_ADMIN:
         if (strncmp(v, "unix:", 5) != 0 || v[5] == '\0') {
-            fprintf(stderr, "%s: %s %s: expected one unix:PATH (the admin "
-                    "socket is UNIX-domain only)\n", progname, where, v);
-            return -1;
+            return opt_err(where, " %s: expected one unix:PATH (the admin "
+                           "socket is UNIX-domain only)", v);
         }
         o->admin = v;
         return 0;
@@ -3445,7 +3464,7 @@ config_opts(struct server *s, struct opts *o)
             snprintf(where, sizeof(where), "%s: line %u: server.%s",
                      s->config, line, so_key[id]);
             if ((kv = keep(o, v)) == NULL || (kw = keep(o, where)) == NULL) {
-                fprintf(stderr, "%s: out of memory\n", progname);
+                log_msg(TLSPOL_LOG_ERROR, "%s: out of memory", where);
                 return -1;
             }
             if (set_opt(s, o, id, kv, kw) != 0)
@@ -3453,6 +3472,28 @@ config_opts(struct server *s, struct opts *o)
         }
     }
     return 0;
+}
+
+/* check_server_opts - whether the server: settings of the configuration
+ * in force would pass at start (each error is logged); 0 or -1 */
+static int
+check_server_opts(const struct server *s)
+{
+    struct server *scratch = calloc(1, sizeof(*scratch));
+    struct opts *o = calloc(1, sizeof(*o));
+    size_t k;
+    int rc = -1;
+
+    if (scratch != NULL && o != NULL) {
+        scratch->ctx = s->ctx;
+        scratch->config = s->config;
+        rc = config_opts(scratch, o);
+        for (k = 0; k < o->n_owned; k++)
+            free(o->owned[k]);
+    }
+    free(o);
+    free(scratch);
+    return rc;
 }
 
 /* server_digest - the server: settings of the configuration in force as

@@ -949,6 +949,17 @@ def config_server_checks():
     check("reload with other server: settings: they wait for the next start",
           srv.wait_log("take effect at the next start", 5)
           and (os.stat(sock).st_mode & 0o777) == 0o600, srv.text()[-1000:])
+    with open(cfg, "w") as f:
+        f.write(text.replace('"0600"', '"999"'))
+    srv.proc.send_signal(signal.SIGHUP)
+    c = srv.connect()
+    check("reload with a server: value the next start would refuse: said "
+          "at once, the server goes on",
+          srv.wait_log("the next start would stop at the error above", 5)
+          and 'server.socket_mode: "999" is not an octal mode' in srv.text()
+          and ask(c, "postfix dane-ee.test") == "OK dane-only",
+          srv.text()[-1000:])
+    c.close()
     srv.stop()
     # the command line wins, setting by setting
     with open(cfg, "w") as f:
