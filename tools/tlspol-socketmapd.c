@@ -3340,7 +3340,7 @@ static int
 set_opt(struct server *s, struct opts *o, int id, const char *v,
         const char *where)
 {
-    unsigned long n;
+    unsigned long n = 0;
 
     switch (id) {
     case SO_LISTEN:
