@@ -867,11 +867,26 @@ vc_drop(struct tlspol_ctx *ctx, const char *domain)
     return 0;
 }
 
+/* arg_domain - a caller's domain argument normalized into norm (at most
+ * TP_DOMAIN_INPUT_MAX bytes read); TLSPOL_OK, or TLSPOL_ERR_INVAL with
+ * the reason in ctx's message */
+static tlspol_status
+arg_domain(struct tlspol_ctx *ctx, const char *domain,
+           char norm[TP_DOMAIN_MAX + 1])
+{
+    struct tp_err err;
+
+    if (tp_domain_normalize(domain, strnlen(domain, TP_DOMAIN_INPUT_MAX + 1),
+                            norm, &err) == TP_OK)
+        return TLSPOL_OK;
+    tp_ctx_seterr(ctx, "%s", err.msg);
+    return TLSPOL_ERR_INVAL;
+}
+
 TP_EXPORT tlspol_status
 tlspol_ctx_purge(tlspol_ctx *ctx, const char *domain, int *found)
 {
     char norm[TP_DOMAIN_MAX + 1];
-    struct tp_err err;
     int n = 0;
     size_t i;
 
@@ -883,11 +898,8 @@ tlspol_ctx_purge(tlspol_ctx *ctx, const char *domain, int *found)
         tp_ctx_seterr(ctx, "domain is NULL");
         return TLSPOL_ERR_INVAL;
     }
-    if (tp_domain_normalize(domain, strnlen(domain, TP_DOMAIN_INPUT_MAX + 1),
-                            norm, &err) != TP_OK) {
-        tp_ctx_seterr(ctx, "%s", err.msg);
+    if (arg_domain(ctx, domain, norm) != TLSPOL_OK)
         return TLSPOL_ERR_INVAL;
-    }
     n += vc_drop(ctx, norm);
     if (tp_sts_cache_get(&ctx->sts_cache, norm) != NULL) {
         tp_sts_cache_remove(&ctx->sts_cache, norm);
@@ -1382,7 +1394,6 @@ tlspol_resolve_cached(tlspol_ctx *ctx, const char *domain,
                       tlspol_result **out)
 {
     char norm[TP_DOMAIN_MAX + 1];
-    struct tp_err err;
 
     if (out != NULL)
         *out = NULL;
@@ -1392,11 +1403,8 @@ tlspol_resolve_cached(tlspol_ctx *ctx, const char *domain,
         tp_ctx_seterr(ctx, "%s is NULL", domain ? "out" : "domain");
         return TLSPOL_ERR_INVAL;
     }
-    if (tp_domain_normalize(domain, strnlen(domain, TP_DOMAIN_INPUT_MAX + 1),
-                            norm, &err) != TP_OK) {
-        tp_ctx_seterr(ctx, "%s", err.msg);
+    if (arg_domain(ctx, domain, norm) != TLSPOL_OK)
         return TLSPOL_ERR_INVAL;
-    }
     *out = cache_hit(ctx, norm);
     return TLSPOL_OK;
 }
@@ -1406,11 +1414,9 @@ tlspol_resolve(tlspol_ctx *ctx, const char *domain, tlspol_result_cb cb,
                void *userdata, tlspol_query **qp)
 {
     char norm[TP_DOMAIN_MAX + 1];
-    struct tp_err err;
     struct tp_lookup *lk;
     struct tlspol_query *q;
     tlspol_status st;
-    size_t len;
 
     if (qp != NULL)
         *qp = NULL;
@@ -1420,11 +1426,8 @@ tlspol_resolve(tlspol_ctx *ctx, const char *domain, tlspol_result_cb cb,
         tp_ctx_seterr(ctx, "%s is NULL", domain ? "callback" : "domain");
         return TLSPOL_ERR_INVAL;
     }
-    len = strnlen(domain, TP_DOMAIN_INPUT_MAX + 1);
-    if (tp_domain_normalize(domain, len, norm, &err) != TP_OK) {
-        tp_ctx_seterr(ctx, "%s", err.msg);
+    if (arg_domain(ctx, domain, norm) != TLSPOL_OK)
         return TLSPOL_ERR_INVAL;
-    }
     if ((st = tp_ctx_start(ctx)) != TLSPOL_OK)
         return st;
     q = tp_calloc(1, sizeof(*q));
